@@ -1,0 +1,38 @@
+import type { AspoResult } from '../../aspo';
+import { fmt } from '../common/format';
+
+const ROWS: { key: keyof AspoResult; label: string; hint: string }[] = [
+  { key: 'rewardChosen', label: 'R_c', hint: 'Σ_i r_i of the chosen response' },
+  { key: 'rewardRejected', label: 'R_r', hint: 'Σ_i r_i of the rejected response' },
+  { key: 'rewardChosenWeighted', label: 'R*_c', hint: 'Σ_i (1 + w_i) r_i of the chosen response' },
+  { key: 'lambda', label: 'λ', hint: 'length normalisation of Eq. 12' },
+  { key: 'dpoMargin', label: 'DPO margin M', hint: 'R_c − R_r' },
+  { key: 'margin', label: 'ASPO margin M*', hint: 'λ R*_c − R_r' },
+  { key: 'dpoLoss', label: 'DPO loss', hint: '−log σ(M)' },
+  { key: 'loss', label: 'ASPO loss', hint: '−log σ(M*)' },
+];
+
+export function Results({ result }: { result: AspoResult | null }) {
+  return (
+    <section className="results" aria-label="Margins and losses" aria-live="polite">
+      <h2>Margins and losses</h2>
+      {result === null ? (
+        <p role="status">Both responses need at least one sentence.</p>
+      ) : (
+        <dl className="result-grid">
+          {ROWS.map((row) => {
+            const value = result[row.key] as number;
+            return (
+              <div key={row.key} className="result" title={row.hint}>
+                <dt>{row.label}</dt>
+                <dd data-testid={`result-${row.key}`} data-value={value}>
+                  {fmt(value)}
+                </dd>
+              </div>
+            );
+          })}
+        </dl>
+      )}
+    </section>
+  );
+}
