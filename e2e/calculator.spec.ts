@@ -78,6 +78,8 @@ test('moving α changes the weights and the ASPO loss to the values the Node-sid
     expect(await numberAt(page, 'result-margin')).toBeCloseTo(expected.result.margin, 10);
     expect(await numberAt(page, 'result-dpoLoss')).toBeCloseTo(expected.result.dpoLoss, 10);
     expect(await numberAt(page, 'result-lambda')).toBeCloseTo(expected.result.lambda, 10);
+    // Eq. 10 is rendered with the focused (first) sentence's numbers substituted.
+    await expect(page.getByLabel('Equation 10')).toContainText(expected.weights[0].toFixed(4));
     // The same objective as TF.js ops on the WebGPU backend, in float32.
     await expect
       .poll(async () => Math.abs((await numberAt(page, 'device-check')) - expected.result.loss) / expected.result.loss)

@@ -1,12 +1,12 @@
 /** Numbers a user can set for one sentence in the calculator: summed log-probs over its tokens. */
 export interface SentenceNumbers {
-  /** CLIP image–text similarity S_i (Eq. 6). */
+  /** CLIP image–text similarity S_i. */
   similarity: number;
   /** Σ_t ℓ^θ_t over the sentence's tokens. */
   policyLogp: number;
   /** Σ_t ℓ^ref_t over the sentence's tokens. */
   refLogp: number;
-  /** n_i, the sentence's token count (Eq. 9 averages over it). */
+  /** n_i, the sentence's token count (sentence perplexity averages over it). */
   tokens: number;
 }
 

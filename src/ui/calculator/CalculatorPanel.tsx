@@ -67,6 +67,7 @@ export function CalculatorPanel({ backend }: { backend: BackendChoice | null }) 
           alpha={alpha}
           beta={beta}
           normalization={normalization}
+          perplexitySource={perplexitySource}
         />
       </div>
     </main>

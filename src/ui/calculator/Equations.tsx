@@ -1,6 +1,6 @@
 import katex from 'katex';
 import 'katex/dist/katex.min.css';
-import type { AspoResult, Normalization } from '../../aspo';
+import type { AspoResult, Normalization, PerplexitySource } from '../../aspo';
 import type { Side } from '../../state/calculatorStore';
 import type { SentenceRow } from './compute';
 
@@ -9,15 +9,17 @@ function n(x: number | undefined): string {
   return x.toFixed(4);
 }
 
-function Tex({ source, label }: { source: string; label: string }) {
+/** Symbolic form on the first line, the numbers substituted on the second, so a narrow panel never clips either. */
+function Tex({ lhs, symbolic, numeric, label }: { lhs: string; symbolic: string; numeric: string; label: string }) {
+  const source = `\\begin{aligned} ${lhs} &= ${symbolic} \\\\ &= ${numeric} \\end{aligned}`;
   const html = katex.renderToString(source, { throwOnError: false, displayMode: true });
   return <div className="equation" aria-label={label} dangerouslySetInnerHTML={{ __html: html }} />;
 }
 
 const LAMBDA_TEX: Record<Normalization, string> = {
-  mean: '\\lambda = \\frac{K}{\\sum_i (1 + w_i)}',
-  'reward-ratio': '\\lambda = \\operatorname{sg}\\!\\left(\\frac{R_c}{R^*_c}\\right)',
-  none: '\\lambda = 1',
+  mean: '\\frac{K}{\\sum_i (1 + w_i)}',
+  'reward-ratio': '\\operatorname{sg}\\!\\left(\\frac{R_c}{R^*_c}\\right)',
+  none: '1',
 };
 
 interface EquationsProps {
@@ -28,10 +30,11 @@ interface EquationsProps {
   alpha: number;
   beta: number;
   normalization: Normalization;
+  perplexitySource: PerplexitySource;
 }
 
 /** The paper's equations with the focused sentence's current numbers substituted, so each value can be followed by hand. */
-export function Equations({ chosen, rejected, result, focus, alpha, beta, normalization }: EquationsProps) {
+export function Equations({ chosen, rejected, result, focus, alpha, beta, normalization, perplexitySource }: EquationsProps) {
   const i = Math.min(focus.side === 'chosen' ? focus.index : 0, chosen.length - 1);
   const c = chosen[i];
   const rows = focus.side === 'rejected' ? rejected : chosen;
@@ -43,6 +46,7 @@ export function Equations({ chosen, rejected, result, focus, alpha, beta, normal
   const k = i + 1;
   const rk = Math.min(focus.index, rows.length - 1) + 1;
   const side = focus.side === 'rejected' ? 'r' : 'c';
+  const sumForPerplexity = perplexitySource === 'policy' ? c.numbers.policyLogp : c.numbers.refLogp;
   return (
     <section className="equations" aria-label="Equations with current values">
       <h2>
@@ -51,33 +55,54 @@ export function Equations({ chosen, rejected, result, focus, alpha, beta, normal
       </h2>
       <Tex
         label="Equation 7"
-        source={`\\text{(7)}\\; \\hat S_{${k}} = \\frac{S_{${k}} - \\min_j S_j}{\\max_j S_j - \\min_j S_j} = \\frac{${n(c.numbers.similarity)} - ${n(sMin)}}{${n(sMax)} - ${n(sMin)}} = ${n(c.simNorm)}`}
+        lhs={`\\text{(7)}\\; \\hat S_{${k}}`}
+        symbolic={`\\frac{S_{${k}} - \\min_j S_j}{\\max_j S_j - \\min_j S_j}`}
+        numeric={`\\frac{${n(c.numbers.similarity)} - ${n(sMin)}}{${n(sMax)} - ${n(sMin)}} = ${n(c.simNorm)}`}
       />
       <Tex
         label="Equation 9"
-        source={`\\text{(9)}\\; \\mathrm{PPL}_{${k}} = \\exp\\!\\Big(-\\tfrac{1}{n_{${k}}}\\sum_{t\\in s_{${k}}} \\ell_t\\Big) = \\exp\\!\\Big(-\\tfrac{1}{${c.numbers.tokens}}\\cdot ${n(c.perplexity > 0 ? -Math.log(c.perplexity) * c.numbers.tokens : undefined)}\\Big) = ${n(c.perplexity)}`}
+        lhs={`\\text{(9)}\\; \\mathrm{PPL}_{${k}}`}
+        symbolic={`\\exp\\Big(-\\tfrac{1}{n_{${k}}}\\textstyle\\sum_{t\\in s_{${k}}} \\ell_t\\Big)`}
+        numeric={`\\exp\\big(-\\tfrac{1}{${c.numbers.tokens}}\\cdot (${n(sumForPerplexity)})\\big) = ${n(c.perplexity)}`}
       />
       <Tex
         label="Perplexity normalisation"
-        source={`\\hat P_{${k}} = \\frac{\\max_j \\mathrm{PPL}_j - \\mathrm{PPL}_{${k}}}{\\max_j \\mathrm{PPL}_j - \\min_j \\mathrm{PPL}_j} = \\frac{${n(pMax)} - ${n(c.perplexity)}}{${n(pMax)} - ${n(pMin)}} = ${n(c.pplNorm)}`}
+        lhs={`\\hat P_{${k}}`}
+        symbolic={`\\frac{\\max_j \\mathrm{PPL}_j - \\mathrm{PPL}_{${k}}}{\\max_j \\mathrm{PPL}_j - \\min_j \\mathrm{PPL}_j}`}
+        numeric={`\\frac{${n(pMax)} - ${n(c.perplexity)}}{${n(pMax)} - ${n(pMin)}} = ${n(c.pplNorm)}`}
       />
       <Tex
         label="Equation 10"
-        source={`\\text{(10)}\\; w_{${k}} = \\alpha \\hat S_{${k}} + (1-\\alpha)\\hat P_{${k}} = ${n(alpha)}\\cdot${n(c.simNorm)} + ${n(1 - alpha)}\\cdot${n(c.pplNorm)} = ${n(c.weight)}`}
+        lhs={`\\text{(10)}\\; w_{${k}}`}
+        symbolic={`\\alpha \\hat S_{${k}} + (1-\\alpha)\\hat P_{${k}}`}
+        numeric={`${n(alpha)}\\cdot${n(c.simNorm)} + ${n(1 - alpha)}\\cdot${n(c.pplNorm)} = ${n(c.weight)}`}
       />
       <Tex
         label="Equation 11"
-        source={`\\text{(11)}\\; r^{${side}}_{${rk}} = \\beta \\sum_{t\\in s_{${rk}}} (\\ell^\\theta_t - \\ell^{\\mathrm{ref}}_t) = ${n(beta)}\\cdot(${n(r.numbers.policyLogp)} - (${n(r.numbers.refLogp)})) = ${n(r.reward)}`}
+        lhs={`\\text{(11)}\\; r^{${side}}_{${rk}}`}
+        symbolic={`\\beta \\textstyle\\sum_{t\\in s_{${rk}}} (\\ell^\\theta_t - \\ell^{\\mathrm{ref}}_t)`}
+        numeric={`${n(beta)}\\cdot\\big((${n(r.numbers.policyLogp)}) - (${n(r.numbers.refLogp)})\\big) = ${n(r.reward)}`}
       />
       {result && (
         <>
           <Tex
             label="Equation 12"
-            source={`\\text{(12)}\\; M^* = \\lambda \\sum_i (1+w_i)\\, r^c_i - R_r = ${n(result.lambda)}\\cdot ${n(result.rewardChosenWeighted)} - (${n(result.rewardRejected)}) = ${n(result.margin)}, \\quad ${LAMBDA_TEX[normalization]} = ${n(result.lambda)}`}
+            lhs={`\\text{(12)}\\; M^*`}
+            symbolic={`\\lambda \\textstyle\\sum_i (1+w_i)\\, r^c_i - R_r`}
+            numeric={`${n(result.lambda)}\\cdot (${n(result.rewardChosenWeighted)}) - (${n(result.rewardRejected)}) = ${n(result.margin)}`}
           />
+          <Tex label="Length normalisation" lhs="\lambda" symbolic={LAMBDA_TEX[normalization]} numeric={n(result.lambda)} />
           <Tex
             label="Equation 13"
-            source={`\\text{(13)}\\; \\mathcal{L}_{\\mathrm{ASPO}} = -\\log\\sigma(M^*) = ${n(result.loss)}, \\qquad \\mathcal{L}_{\\mathrm{DPO}} = -\\log\\sigma(R_c - R_r) = ${n(result.dpoLoss)}`}
+            lhs={`\\text{(13)}\\; \\mathcal{L}_{\\mathrm{ASPO}}`}
+            symbolic="-\log\sigma(M^*)"
+            numeric={`-\\log\\sigma(${n(result.margin)}) = ${n(result.loss)}`}
+          />
+          <Tex
+            label="DPO loss"
+            lhs="\mathcal{L}_{\mathrm{DPO}}"
+            symbolic="-\log\sigma(R_c - R_r)"
+            numeric={`-\\log\\sigma(${n(result.dpoMargin)}) = ${n(result.dpoLoss)}`}
           />
         </>
       )}

@@ -11,7 +11,7 @@ interface ResponseEditorProps {
   onFocusSentence: (index: number) => void;
 }
 
-/** Chosen sentences are tinted by w_i; rejected ones alternate, since Eq. 12 leaves them unweighted. */
+/** Chosen sentences are tinted by w_i; rejected ones alternate, since the ASPO margin leaves them unweighted. */
 function sentenceStyle(side: Side, row: SentenceRow, index: number) {
   if (side === 'chosen' && row.weight !== undefined) {
     return { background: `hsl(145 60% ${92 - 40 * row.weight}%)` };

@@ -20,7 +20,7 @@ function Cell({ testId, value }: { testId: string; value: number | undefined }) 
   );
 }
 
-/** Inputs per sentence and what the method makes of them; the rejected side has no S_i, Ŝ_i, P̂_i or w_i (Eq. 12). */
+/** Inputs per sentence and what the method makes of them; the rejected side has no S_i, Ŝ_i, P̂_i or w_i — only the chosen side is reweighted. */
 export function SentenceTable({ side, rows, focusIndex, onNumber, onFocusSentence }: SentenceTableProps) {
   const chosen = side === 'chosen';
   return (

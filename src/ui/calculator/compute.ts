@@ -22,7 +22,7 @@ export interface CalculatorInput {
   perplexitySource: PerplexitySource;
 }
 
-/** One sentence as the calculator shows it. Weight fields exist for the chosen side only (Eq. 12 reweights it alone). */
+/** One sentence as the calculator shows it. Weight fields exist for the chosen side only (only the chosen response is reweighted). */
 export interface SentenceRow extends SentenceSpan {
   numbers: SentenceNumbers;
   perplexity: number;
@@ -53,7 +53,7 @@ export function numbersForSentences(spans: SentenceSpan[], stored: SentenceNumbe
 
 /**
  * The calculator knows only each sentence's summed log-prob and token count; spreading the sum evenly over its
- * tokens gives per-token log-probs with the same sum and the same Eq. 9 perplexity, so the real per-token
+ * tokens gives per-token log-probs with the same sum and the same sentence perplexity, so the real per-token
  * functions of src/aspo run unchanged.
  */
 export function spreadOverTokens(numbers: SentenceNumbers[]) {
