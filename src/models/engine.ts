@@ -1,0 +1,65 @@
+import type { RawImage } from '@huggingface/transformers';
+
+/**
+ * What every MLLM engine offers (the TF.js engine here; the ONNX engine shares it): per-token log-probs of
+ * responses, teacher-forced through the model's own chat template and image processor, and generation.
+ */
+
+export interface TokenLogprob {
+  id: number;
+  /** The token decoded on its own. */
+  text: string;
+  /** Character offsets [start, end) in the response text; the end-of-turn token has [len, len]. */
+  start: number;
+  end: number;
+  logp: number;
+}
+
+export interface ResponseLogprobs {
+  /** The whole sequence fed to the language model (image tokens expanded). */
+  inputIds: number[];
+  /** Index in inputIds of the first response token. */
+  responseStart: number;
+  tokens: TokenLogprob[];
+  /** Σ logp over the response tokens, the end-of-turn token included. */
+  total: number;
+  /** Index in tokens of the end-of-turn token (the last). */
+  eosIndex: number;
+}
+
+export interface LogprobsRequest {
+  image?: RawImage;
+  prompt: string;
+  responses: string[];
+  /** false computes the reference model (adapters off); default true. */
+  adapters?: boolean;
+}
+
+export interface GenerateRequest {
+  image?: RawImage;
+  prompt: string;
+  maxNewTokens: number;
+  /** Greedy decoding; otherwise sampling with temperature and top-p from a seeded generator. */
+  greedy?: boolean;
+  temperature?: number;
+  topP?: number;
+  seed?: number;
+  adapters?: boolean;
+  /** Called with each new token as it is produced. */
+  onToken?: (token: { id: number; text: string }) => void;
+  signal?: AbortSignal;
+}
+
+export interface GenerateResult {
+  ids: number[];
+  text: string;
+  /** Why generation stopped. */
+  stop: 'eos' | 'length' | 'aborted';
+}
+
+export interface MllmEngine {
+  readonly kind: 'tfjs' | 'onnx';
+  logprobs(request: LogprobsRequest): Promise<ResponseLogprobs[]>;
+  generate(request: GenerateRequest): Promise<GenerateResult>;
+  dispose(): void;
+}
