@@ -1,0 +1,54 @@
+import { execFile } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import * as tf from '@tensorflow/tfjs';
+import { RawImage } from '@huggingface/transformers';
+import { describe, expect, it } from 'vitest';
+import { FIXTURE_MODELS, fixtureSource } from '../scripts/lib/nodeModelSource';
+import { loadTfjsEngine } from '../src/models/tfjs/engine';
+
+const run = promisify(execFile);
+const CLI = ['tsx', 'scripts/aspo.ts'];
+
+async function aspo(args: string[]) {
+  return run('npx', [...CLI, ...args], { encoding: 'utf8' }).then(
+    (r) => ({ code: 0, stdout: r.stdout, stderr: r.stderr }),
+    (e: { code: number; stdout: string; stderr: string }) => ({ code: e.code, stdout: e.stdout, stderr: e.stderr }),
+  );
+}
+
+describe('npm run aspo -- logprobs', () => {
+  it('prints the same ids, offsets and log-probs as the engine, for an image prompt', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'aspo-cli-'));
+    const png = join(dir, 'square.png');
+    const pixels = new Uint8ClampedArray(16 * 16 * 3).map((_, i) => (i % 3 === 0 ? 200 : 40));
+    await new RawImage(pixels, 16, 16, 3).save(png);
+    const model = join(FIXTURE_MODELS, 'tiny-smolvlm');
+    const { code, stdout } = await aspo(['logprobs', '--model', model, '--image', png, '--prompt', 'Colour?', '--response', 'Red. Quite red.']);
+    expect(code).toBe(0);
+    const printed = JSON.parse(stdout);
+    expect(Object.keys(printed).sort()).toEqual(['inputIds', 'responseStart', 'tokens', 'total']);
+
+    await tf.setBackend('cpu');
+    const engine = await loadTfjsEngine(fixtureSource('tiny-smolvlm'));
+    const [direct] = await engine.logprobs({ prompt: 'Colour?', responses: ['Red. Quite red.'], image: await RawImage.read(png) });
+    engine.dispose();
+    expect(printed.inputIds).toEqual(direct.inputIds);
+    expect(printed.responseStart).toBe(direct.responseStart);
+    expect(printed.tokens.map((t: { start: number; end: number }) => [t.start, t.end])).toEqual(direct.tokens.map((t) => [t.start, t.end]));
+    printed.tokens.forEach((t: { logp: number }, k: number) => expect(t.logp).toBeCloseTo(direct.tokens[k].logp, 6));
+    expect(printed.total).toBeCloseTo(direct.total, 5);
+  });
+
+  it('a missing option exits 2 with the usage; a folder without config.json exits 1 naming it', async () => {
+    const missing = await aspo(['logprobs', '--model', join(FIXTURE_MODELS, 'tiny-smollm2'), '--prompt', 'x']);
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toContain('--response is required');
+    expect(missing.stderr).toContain('usage:');
+    const notAModel = await aspo(['logprobs', '--model', tmpdir(), '--prompt', 'x', '--response', 'y']);
+    expect(notAModel.code).toBe(1);
+    expect(notAModel.stderr).toContain(`${tmpdir()} is not a model folder: it has no config.json`);
+  });
+});
