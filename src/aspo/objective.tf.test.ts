@@ -1,15 +1,13 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import * as tf from '@tensorflow/tfjs';
+import { useTestBackend } from '../../tests/setup/testBackend';
 import { aspoObjective, type Normalization } from './objective';
 import { aspoObjectiveTf, type AspoTfInput, type AspoTfResult } from './objective.tf';
 
 const NORMALIZATIONS: Normalization[] = ['mean', 'reward-ratio', 'none'];
 
-beforeAll(async () => {
-  await tf.setBackend('cpu');
-  await tf.ready();
-});
+beforeAll(useTestBackend);
 
 interface Case {
   chosenPolicy: number[];

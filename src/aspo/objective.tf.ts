@@ -106,14 +106,16 @@ export function aspoObjectiveTf(input: AspoTfInput): AspoTfResult {
     const betaT = tf.scalar(beta);
     const chosenRef = tf.tensor1d(input.chosenRefLogps, 'float32');
     const chosenDiff = tf.sub(chosenPolicyLogps, chosenRef);
+    // Zero-length tensors make the WebGPU backend allocate a zero-size buffer, which it refuses; an empty sum is 0.
+    const sumOf = (t: tf.Tensor1D) => (t.shape[0] === 0 ? tf.scalar(0) : tf.sum(t));
     const rejectedDiff = tf.sub(rejectedPolicyLogps, tf.tensor1d(input.rejectedRefLogps, 'float32'));
     const coefficients = tf.tensor1d(
       tokenUnit.map((u) => 1 + weights[u]),
       'float32',
     );
-    const rewardChosen = tf.mul(betaT, tf.sum(chosenDiff));
-    const rewardRejected = tf.mul(betaT, tf.sum(rejectedDiff));
-    const rewardChosenWeighted = tf.mul(betaT, tf.sum(tf.mul(coefficients, chosenDiff)));
+    const rewardChosen = tf.mul(betaT, sumOf(chosenDiff));
+    const rewardRejected = tf.mul(betaT, sumOf(rejectedDiff));
+    const rewardChosenWeighted = tf.mul(betaT, sumOf(tf.mul(coefficients, chosenDiff)));
 
     let lambda: tf.Scalar;
     if (normalization === 'none') {

@@ -2,10 +2,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { type Idefics3Config, type LlamaConfig, parseModelConfig } from '../config';
 
-export async function useCpu(): Promise<void> {
-  await tf.setBackend('cpu');
-  await tf.ready();
-}
+export { useTestBackend } from '../../../tests/setup/testBackend';
 
 /** A tiny SmolLM2-like config: GQA with 4 query heads on 2 kv heads, head_dim 6, small θ so RoPE matters. */
 export function tinyLlamaConfig(tie = false): LlamaConfig {

@@ -1,12 +1,12 @@
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { pixelShuffle } from './connector';
-import { download, maxAbsDiff, pixels, tinyIdefics3Config, useCpu } from './fixtures.testutil';
+import { download, maxAbsDiff, pixels, tinyIdefics3Config, useTestBackend } from './fixtures.testutil';
 import { refIdefics3, refPixelShuffle, refSiglip } from './reference.testutil';
 import { patchPositionIds } from './siglip';
 import { loadIdefics3Model, randomWeights } from './weights';
 
-beforeAll(useCpu);
+beforeAll(useTestBackend);
 
 const config = tinyIdefics3Config();
 const weights = randomWeights(config, 11, { std: 0.3, normStd: 0.1 });

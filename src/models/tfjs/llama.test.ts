@@ -1,12 +1,12 @@
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { download, maxAbsDiff, tinyLlamaConfig, useCpu } from './fixtures.testutil';
+import { download, maxAbsDiff, tinyLlamaConfig, useTestBackend } from './fixtures.testutil';
 import { applyRotary, rmsNorm, rotaryCosSin, sample } from './llama';
 import { Prng } from './prng';
 import { refLlama, refLogSoftmax, refRmsNorm, refRope } from './reference.testutil';
 import { loadLlamaModel, randomWeights } from './weights';
 
-beforeAll(useCpu);
+beforeAll(useTestBackend);
 
 const V = 50;
 

@@ -1,10 +1,10 @@
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { download, maxAbsDiff, pixels, tinyIdefics3Config, tinyLlamaConfig, useCpu } from './fixtures.testutil';
+import { download, maxAbsDiff, pixels, tinyIdefics3Config, tinyLlamaConfig, useTestBackend } from './fixtures.testutil';
 import { Linear, LoraAdapters } from './lora';
 import { loadIdefics3Model, loadLlamaModel, randomWeights } from './weights';
 
-beforeAll(useCpu);
+beforeAll(useTestBackend);
 
 const config = tinyIdefics3Config();
 const weights = randomWeights(config, 21, { std: 0.3, normStd: 0.1 });
