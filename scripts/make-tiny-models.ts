@@ -6,6 +6,7 @@
  * Each out dir (default: tests/fixtures/models and public/models) receives
  *   tiny-smolvlm/   Idefics3ForConditionalGeneration (SmolVLM-256M-Instruct layout, BF16 weights)
  *   tiny-smollm2/   LlamaForCausalLM (SmolLM2-Instruct layout, tied embeddings, F32 weights)
+ *   tiny-clip/      CLIPModel (clip-vit-base-patch32 layout: CLIPTokenizer, CLIPImageProcessor, F32 weights)
  * with config.json, generation_config.json, tokenizer.json, tokenizer_config.json,
  * special_tokens_map.json, (preprocessor_config.json, processor_config.json,
  * chat_template.json for the VLM) and model.safetensors, so that the real
@@ -13,10 +14,24 @@
  * reader) runs on them. Weights are random (seeded): the models say nothing
  * sensible; they exist so every loading path can be tested offline.
  *
+ * The ONNX files that transformers.js loads (tiny-smolvlm: `onnx/vision_encoder.onnx`,
+ * `onnx/embed_tokens.onnx`, `onnx/decoder_model_merged.onnx`; tiny-clip: `onnx/text_model.onnx`,
+ * `onnx/vision_model.onnx`) are built with `onnx-proto` from the very tensors stored in
+ * `model.safetensors`, read back through our safetensors reader (BF16 decoded exactly, as the TF.js
+ * loader sees them), so the ONNX and TF.js engines compute the same function. They are float32 and
+ * carry no dtype suffix: the ONNX engine loads bundled models with `dtype: 'fp32'` (its default).
+ *
  * The generator functions are pure (no Node APIs) and exported, so tests and
  * the app's sandbox can build the same bytes in memory.
  */
-import { serializeSafetensors, type SafetensorsDtype, type SafetensorsTensor } from '../src/models/safetensors';
+import {
+  parseSafetensors,
+  serializeSafetensors,
+  type SafetensorsDtype,
+  type SafetensorsTensor,
+} from '../src/models/safetensors';
+import { buildClipOnnx, makeTinyClip } from './onnx/clip';
+import { buildIdefics3Onnx, type Idefics3Config, type WeightMap as OnnxWeightMap } from './onnx/idefics3';
 
 // ---------------------------------------------------------------------------
 // Seeded randomness
@@ -563,6 +578,7 @@ export function makeTinySmolVLM(seed = TINY_SMOLVLM_SEED): TinyModel {
 
   const specs = idefics3TensorSpecs(v, t, sf, vocab);
   const weights = serializeSafetensors(makeTensors(specs, seed, 'BF16'), { format: 'pt' });
+  const onnx = buildIdefics3Onnx(config as unknown as Idefics3Config, weightsAsStored(weights, 'tiny-smolvlm/model.safetensors'));
   return {
     name: 'tiny-smolvlm',
     config,
@@ -579,8 +595,21 @@ export function makeTinySmolVLM(seed = TINY_SMOLVLM_SEED): TinyModel {
       'preprocessor_config.json': json(preprocessor),
       'processor_config.json': json(processor),
       'model.safetensors': weights,
+      ...onnx,
     },
   };
+}
+
+/**
+ * The float32 weights exactly as a loader of `model.safetensors` sees them (BF16/F16 widened exactly), keyed by
+ * their Hugging Face names: what the ONNX graphs are built from.
+ */
+export function weightsAsStored(safetensors: Uint8Array, fileName: string): OnnxWeightMap {
+  const out: OnnxWeightMap = new Map();
+  for (const [name, tensor] of parseSafetensors(safetensors, fileName).tensors) {
+    if (tensor.data instanceof Float32Array) out.set(name, { shape: tensor.shape, data: tensor.data });
+  }
+  return out;
 }
 
 /** A tiny SmolLM2-Instruct look-alike (LlamaForCausalLM, tied embeddings). */
@@ -663,8 +692,156 @@ export function makeTinySmolLM2(seed = TINY_SMOLLM2_SEED): TinyModel {
   };
 }
 
+// ---------------------------------------------------------------------------
+// CLIP
+// ---------------------------------------------------------------------------
+
+export const TINY_CLIP_SEED = 3;
+/** CLIP's text window of the tiny CLIP (`max_position_embeddings` = `model_max_length`), small so truncation is testable. */
+export const TINY_CLIP_CONTEXT = 16;
+export const CLIP_NUM_MERGES = 150;
+export const CLIP_BOS = '<|startoftext|>';
+export const CLIP_EOS = '<|endoftext|>';
+
+/**
+ * A byte-level BPE tokenizer.json in CLIP's arrangement: lower-casing normalizer, the two special tokens at the
+ * end of the vocabulary (`<|startoftext|>` = V − 2, `<|endoftext|>` = V − 1, as in openai/clip-vit-base-patch32),
+ * and a post-processor that wraps every text in them.
+ */
+export function buildClipTokenizer(): TinyTokenizer {
+  const b2u = bytesToUnicode();
+  const vocab: Record<string, number> = {};
+  let next = 0;
+  for (let b = 0; b < 256; b++) vocab[b2u[b]] = next++;
+  const merges = trainBpe(TINY_CORPUS.toLowerCase(), CLIP_NUM_MERGES);
+  for (const [a, b] of merges) {
+    if (!(a + b in vocab)) vocab[a + b] = next++;
+  }
+  const specialIds: Record<string, number> = { [CLIP_BOS]: next, [CLIP_EOS]: next + 1 };
+  next += 2;
+  const added_tokens = [CLIP_BOS, CLIP_EOS].map((content) => ({
+    id: specialIds[content],
+    content,
+    single_word: false,
+    lstrip: false,
+    rstrip: false,
+    normalized: true,
+    special: true,
+  }));
+  const special = (id: string) => ({ SpecialToken: { id, type_id: 0 } });
+  const json = {
+    version: '1.0',
+    truncation: null,
+    padding: null,
+    added_tokens,
+    normalizer: { type: 'Sequence', normalizers: [{ type: 'NFC' }, { type: 'Lowercase' }] },
+    pre_tokenizer: {
+      type: 'Sequence',
+      pretokenizers: [
+        { type: 'Digits', individual_digits: true },
+        { type: 'ByteLevel', add_prefix_space: false, trim_offsets: true, use_regex: true },
+      ],
+    },
+    post_processor: {
+      type: 'TemplateProcessing',
+      single: [special(CLIP_BOS), { Sequence: { id: 'A', type_id: 0 } }, special(CLIP_EOS)],
+      pair: [
+        special(CLIP_BOS),
+        { Sequence: { id: 'A', type_id: 0 } },
+        special(CLIP_EOS),
+        { Sequence: { id: 'B', type_id: 0 } },
+        special(CLIP_EOS),
+      ],
+      special_tokens: Object.fromEntries(
+        [CLIP_BOS, CLIP_EOS].map((t) => [t, { id: t, ids: [specialIds[t]], tokens: [t] }]),
+      ),
+    },
+    decoder: { type: 'ByteLevel', add_prefix_space: true, trim_offsets: true, use_regex: true },
+    model: {
+      type: 'BPE',
+      dropout: null,
+      unk_token: null,
+      continuing_subword_prefix: null,
+      end_of_word_suffix: null,
+      fuse_unk: false,
+      byte_fallback: false,
+      ignore_merges: false,
+      vocab,
+      merges: merges.map(([a, b]) => `${a} ${b}`),
+    },
+  };
+  return { json, size: next, specialIds };
+}
+
+/** A tiny CLIP (openai/clip-vit-base-patch32 layout): weights from `makeTinyClip`, stored as F32 safetensors and as ONNX. */
+export function makeTinyClipModel(seed = TINY_CLIP_SEED): TinyModel {
+  const tok = buildClipTokenizer();
+  const bos = tok.specialIds[CLIP_BOS];
+  const eos = tok.specialIds[CLIP_EOS];
+  const { config, weights } = makeTinyClip(seed, {
+    vocabSize: tok.size,
+    bosTokenId: bos,
+    eosTokenId: eos,
+    padTokenId: eos,
+    maxPositionEmbeddings: TINY_CLIP_CONTEXT,
+  });
+  const fullConfig = { ...config, torch_dtype: 'float32', transformers_version: '4.46.0' };
+  const tensors: Record<string, SafetensorsTensor> = {};
+  for (const [name, w] of weights) tensors[name] = { dtype: 'F32', shape: w.shape, data: w.data };
+  const safetensors = serializeSafetensors(tensors, { format: 'pt' });
+  const onnx = buildClipOnnx(config, weightsAsStored(safetensors, 'tiny-clip/model.safetensors'));
+  const tokenizerConfig = {
+    add_prefix_space: false,
+    added_tokens_decoder: addedTokensDecoder(tok),
+    bos_token: CLIP_BOS,
+    clean_up_tokenization_spaces: false,
+    do_lower_case: true,
+    eos_token: CLIP_EOS,
+    errors: 'replace',
+    model_max_length: TINY_CLIP_CONTEXT,
+    pad_token: CLIP_EOS,
+    processor_class: 'CLIPProcessor',
+    tokenizer_class: 'CLIPTokenizer',
+    unk_token: CLIP_EOS,
+  };
+  const specialTokensMap = { bos_token: CLIP_BOS, eos_token: CLIP_EOS, pad_token: CLIP_EOS, unk_token: CLIP_EOS };
+  const size = config.vision_config.image_size;
+  const preprocessor = {
+    crop_size: { height: size, width: size },
+    do_center_crop: true,
+    do_convert_rgb: true,
+    do_normalize: true,
+    do_rescale: true,
+    do_resize: true,
+    feature_extractor_type: 'CLIPFeatureExtractor',
+    image_mean: [0.48145466, 0.4578275, 0.40821073],
+    image_processor_type: 'CLIPImageProcessor',
+    image_std: [0.26862954, 0.26130258, 0.27577711],
+    processor_class: 'CLIPProcessor',
+    resample: 3,
+    rescale_factor: 1 / 255,
+    size: { shortest_edge: size },
+  };
+  return {
+    name: 'tiny-clip',
+    config: fullConfig,
+    tokenizer: tok,
+    tensorSpecs: [...weights].map(([name, w]) => ({ name, shape: w.shape, init: 'normal' as const })),
+    files: {
+      'README.md': readme('tiny-clip', seed, 'CLIPModel (openai/clip-vit-base-patch32 layout)'),
+      'config.json': json(fullConfig),
+      'tokenizer.json': json(tok.json),
+      'tokenizer_config.json': json(tokenizerConfig),
+      'special_tokens_map.json': json(specialTokensMap),
+      'preprocessor_config.json': json(preprocessor),
+      'model.safetensors': safetensors,
+      ...onnx,
+    },
+  };
+}
+
 export function makeTinyModels(): TinyModel[] {
-  return [makeTinySmolVLM(), makeTinySmolLM2()];
+  return [makeTinySmolVLM(), makeTinySmolLM2(), makeTinyClipModel()];
 }
 
 /**

@@ -3,12 +3,15 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { AutoProcessor, AutoTokenizer, RawImage, env } from '@huggingface/transformers';
+import onnxProto from 'onnx-proto';
 import { parseSafetensors } from '../src/models/safetensors';
 import {
   bytesToUnicode,
   imageSpecialTokens,
+  makeTinyClipModel,
   makeTinySmolLM2,
   makeTinySmolVLM,
+  TINY_CLIP_CONTEXT,
   type TinyModel,
 } from '../scripts/make-tiny-models';
 
@@ -40,14 +43,29 @@ function cfg(m: TinyModel): ConfigView {
   return m.config as unknown as ConfigView;
 }
 
+/** Every float initializer of an ONNX file, by name. */
+function onnxInitializers(bytes: Uint8Array): Map<string, { dims: number[]; data: Float32Array }> {
+  const model = onnxProto.onnx.ModelProto.decode(bytes);
+  const out = new Map<string, { dims: number[]; data: Float32Array }>();
+  for (const t of model.graph?.initializer ?? []) {
+    if (t.dataType !== onnxProto.onnx.TensorProto.DataType.FLOAT || !t.rawData || !t.name) continue;
+    const raw = t.rawData;
+    const data = new Float32Array(raw.buffer.slice(raw.byteOffset, raw.byteOffset + raw.byteLength));
+    out.set(t.name, { dims: (t.dims ?? []).map(Number), data });
+  }
+  return out;
+}
+
 describe('generator', () => {
   const vlm = makeTinySmolVLM();
   const lm = makeTinySmolLM2();
+  const clip = makeTinyClipModel();
 
   it('is deterministic: same seed, identical bytes; another seed, other weights', () => {
     for (const [a, b] of [
       [vlm, makeTinySmolVLM()],
       [lm, makeTinySmolLM2()],
+      [clip, makeTinyClipModel()],
     ]) {
       expect(Object.keys(a.files)).toEqual(Object.keys(b.files));
       for (const k of Object.keys(a.files)) expect(sameBytes(a.files[k], b.files[k]), k).toBe(true);
@@ -55,10 +73,14 @@ describe('generator', () => {
     const other = makeTinySmolVLM(99);
     expect(sameBytes(other.files['model.safetensors'], vlm.files['model.safetensors'])).toBe(false);
     expect(other.files['tokenizer.json']).toBe(vlm.files['tokenizer.json']);
+    expect(sameBytes(other.files['onnx/decoder_model_merged.onnx'], vlm.files['onnx/decoder_model_merged.onnx'])).toBe(false);
+    const otherClip = makeTinyClipModel(99);
+    expect(sameBytes(otherClip.files['model.safetensors'], clip.files['model.safetensors'])).toBe(false);
+    expect(sameBytes(otherClip.files['onnx/text_model.onnx'], clip.files['onnx/text_model.onnx'])).toBe(false);
   });
 
   it('keeps every file under 2 MB and writes the Hugging Face layout', () => {
-    for (const m of [vlm, lm]) {
+    for (const m of [vlm, lm, clip]) {
       for (const [k, c] of Object.entries(m.files)) expect(bytesOf(c).length, k).toBeLessThan(MB2);
     }
     expect(Object.keys(vlm.files).sort()).toEqual(
@@ -68,8 +90,24 @@ describe('generator', () => {
         'config.json',
         'generation_config.json',
         'model.safetensors',
+        'onnx/decoder_model_merged.onnx',
+        'onnx/embed_tokens.onnx',
+        'onnx/vision_encoder.onnx',
         'preprocessor_config.json',
         'processor_config.json',
+        'special_tokens_map.json',
+        'tokenizer.json',
+        'tokenizer_config.json',
+      ].sort(),
+    );
+    expect(Object.keys(clip.files).sort()).toEqual(
+      [
+        'README.md',
+        'config.json',
+        'model.safetensors',
+        'onnx/text_model.onnx',
+        'onnx/vision_model.onnx',
+        'preprocessor_config.json',
         'special_tokens_map.json',
         'tokenizer.json',
         'tokenizer_config.json',
@@ -217,6 +255,64 @@ describe('generator', () => {
     expect(st.metadata).toEqual({ format: 'pt' });
   });
 
+  it('builds the SmolVLM ONNX files from exactly the weights stored in model.safetensors (BF16 decoded)', () => {
+    const st = parseSafetensors(vlm.files['model.safetensors'] as Uint8Array, 'tiny-smolvlm/model.safetensors');
+    const inits = new Map<string, { dims: number[]; data: Float32Array }>();
+    for (const f of ['onnx/vision_encoder.onnx', 'onnx/embed_tokens.onnx', 'onnx/decoder_model_merged.onnx']) {
+      for (const [k, v] of onnxInitializers(vlm.files[f] as Uint8Array)) inits.set(k, v);
+    }
+    let compared = 0;
+    for (const [name, t] of st.tensors) {
+      const init = inits.get(name);
+      expect(init, name).toBeDefined();
+      const data = t.data as Float32Array;
+      const same = init!.dims.join() === t.shape.join() && Buffer.compare(Buffer.from(init!.data.buffer), Buffer.from(data.buffer, data.byteOffset, data.byteLength)) === 0;
+      if (!same) {
+        // Linear weights are stored transposed ([in, out]) for MatMul.
+        const [out, inn] = t.shape;
+        expect(init!.dims, name).toEqual([inn, out]);
+        for (let o = 0; o < out; o++) for (let i = 0; i < inn; i++) if (init!.data[i * out + o] !== data[o * inn + i]) throw new Error(`${name}[${o},${i}] differs`);
+      }
+      compared++;
+    }
+    expect(compared).toBe(st.tensors.size);
+    // BF16 storage matters: the weights are not plain float32 values (their low 16 bits are zero).
+    const lm = st.tensors.get('lm_head.weight')!.data as Float32Array;
+    expect(new Uint32Array(lm.buffer, lm.byteOffset, lm.length).every((b) => (b & 0xffff) === 0)).toBe(true);
+  });
+
+  it('has a consistent tiny CLIP: config, tokenizer ids, text window, image size and weights in both formats', () => {
+    const c = clip.config as {
+      model_type: string;
+      projection_dim: number;
+      text_config: { vocab_size: number; max_position_embeddings: number; eos_token_id: number; bos_token_id: number; pad_token_id: number };
+      vision_config: { image_size: number; patch_size: number };
+    };
+    expect(c.model_type).toBe('clip');
+    expect(c.text_config.vocab_size).toBe(clip.tokenizer.size);
+    expect(c.text_config.max_position_embeddings).toBe(TINY_CLIP_CONTEXT);
+    expect(c.text_config.bos_token_id).toBe(clip.tokenizer.size - 2);
+    expect(c.text_config.eos_token_id).toBe(clip.tokenizer.size - 1);
+    expect(c.text_config.pad_token_id).toBe(c.text_config.eos_token_id);
+    expect(clip.tokenizer.specialIds).toEqual({ '<|startoftext|>': clip.tokenizer.size - 2, '<|endoftext|>': clip.tokenizer.size - 1 });
+    const tc = JSON.parse(clip.files['tokenizer_config.json'] as string);
+    expect(tc).toMatchObject({ tokenizer_class: 'CLIPTokenizer', bos_token: '<|startoftext|>', eos_token: '<|endoftext|>', model_max_length: 16 });
+    const pp = JSON.parse(clip.files['preprocessor_config.json'] as string);
+    expect(pp).toMatchObject({ image_processor_type: 'CLIPImageProcessor', size: { shortest_edge: 32 }, crop_size: { height: 32, width: 32 } });
+    expect(c.vision_config.image_size).toBe(32);
+    const st = parseSafetensors(clip.files['model.safetensors'] as Uint8Array, 'tiny-clip/model.safetensors');
+    expect(st.tensors.get('text_model.embeddings.token_embedding.weight')!.shape).toEqual([clip.tokenizer.size, 32]);
+    expect(st.tensors.get('text_model.embeddings.position_embedding.weight')!.shape).toEqual([16, 32]);
+    expect(st.tensors.get('visual_projection.weight')!.shape).toEqual([c.projection_dim, 32]);
+    for (const t of st.tensors.values()) expect(t.dtype).toBe('F32');
+    const text = onnxInitializers(clip.files['onnx/text_model.onnx'] as Uint8Array);
+    const tok = st.tensors.get('text_model.embeddings.token_embedding.weight')!.data as Float32Array;
+    expect(Array.from(text.get('text_model.embeddings.token_embedding.weight')!.data)).toEqual(Array.from(tok));
+    const vision = onnxInitializers(clip.files['onnx/vision_model.onnx'] as Uint8Array);
+    const cls = st.tensors.get('vision_model.embeddings.class_embedding')!.data as Float32Array;
+    expect(Array.from(vision.get('vision_model.embeddings.class_embedding')!.data)).toEqual(Array.from(cls));
+  });
+
   it('stores every expected SmolLM2 tensor (tied: no lm_head)', () => {
     const st = parseSafetensors(lm.files['model.safetensors'] as Uint8Array, 'tiny-smollm2/model.safetensors');
     const V = lm.tokenizer.size;
@@ -233,7 +329,7 @@ describe('generator', () => {
 describe('generated folders', () => {
   for (const dir of ['tests/fixtures/models', 'public/models']) {
     it(`${dir} holds the current generator output (run \`npx tsx scripts/make-tiny-models.ts\` if not)`, () => {
-      for (const m of [makeTinySmolVLM(), makeTinySmolLM2()]) {
+      for (const m of [makeTinySmolVLM(), makeTinySmolLM2(), makeTinyClipModel()]) {
         for (const [name, contents] of Object.entries(m.files)) {
           const file = path.join(ROOT, dir, m.name, name);
           expect(existsSync(file), file).toBe(true);
@@ -345,6 +441,23 @@ describe('transformers.js loads the generated folders', () => {
     expect(tok.eos_token_id).toBe(2);
     const text = 'The green tree is behind the small house.';
     expect(tok.decode(tok.encode(text))).toBe(text);
+  });
+
+  it('the tiny CLIP loads as CLIPTokenizer (start/end tokens added, lower-cased) and CLIPImageProcessor', async () => {
+    const tok = await AutoTokenizer.from_pretrained('tiny-clip');
+    const m = makeTinyClipModel();
+    expect(tok.constructor.name).toBe('CLIPTokenizer');
+    expect(tok.model_max_length).toBe(16);
+    const ids = tok.encode('The RED circle.') as number[];
+    expect(ids[0]).toBe(m.tokenizer.specialIds['<|startoftext|>']);
+    expect(ids[ids.length - 1]).toBe(m.tokenizer.specialIds['<|endoftext|>']);
+    expect(tok.decode(ids, { skip_special_tokens: true })).toBe('the red circle.');
+    const proc = await AutoProcessor.from_pretrained('tiny-clip');
+    const pixels = new Uint8ClampedArray(40 * 50 * 3).fill(255);
+    const out = await proc(new RawImage(pixels, 40, 50, 3));
+    expect(out.pixel_values.dims).toEqual([1, 3, 32, 32]);
+    // white normalised with CLIP's mean and std
+    expect((out.pixel_values.data as Float32Array)[0]).toBeCloseTo((1 - 0.48145466) / 0.26862954, 5);
   });
 
   it('AutoProcessor expands <image> to image_seq_len tokens and makes 32×32 pixel_values', async () => {

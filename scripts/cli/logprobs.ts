@@ -1,14 +1,17 @@
 import { parseArgs } from 'node:util';
 import { RawImage } from '@huggingface/transformers';
+import type { MllmEngine } from '../../src/models/engine';
+import { loadOnnxEngine } from '../../src/models/onnx/engine';
 import { loadTfjsEngine } from '../../src/models/tfjs/engine';
 import { nodeFolderSource } from '../lib/nodeModelSource';
 import { requiredString, UsageError, type Command } from './args';
 
 export const logprobsCommand: Command = {
-  usage: `logprobs --model DIR [--image PNG] --prompt TEXT --response TEXT [--response TEXT ...] [--reference]
+  usage: `logprobs --model DIR [--image PNG] --prompt TEXT --response TEXT [--response TEXT ...] [--reference] [--engine tfjs|onnx]
       per-token log-probs of each response, teacher-forced through the model's chat template; prints
       { inputIds, responseStart, tokens: [{ id, text, start, end, logp }], total } (an array for several
-      --response). --reference turns the LoRA adapters off.`,
+      --response). --reference turns the LoRA adapters off. --engine onnx runs the folder's onnx/*.onnx
+      (fp32) through transformers.js on the CPU instead of TF.js on model.safetensors (default tfjs); same JSON.`,
   async run(args) {
     const { values } = parseArgs({
       args,
@@ -18,12 +21,16 @@ export const logprobsCommand: Command = {
         prompt: { type: 'string' },
         response: { type: 'string', multiple: true },
         reference: { type: 'boolean', default: false },
+        engine: { type: 'string', default: 'tfjs' },
       },
     });
     const responses = values.response ?? [];
     if (responses.length === 0) throw new UsageError('--response is required');
     const prompt = requiredString(values, 'prompt');
-    const engine = await loadTfjsEngine(nodeFolderSource(requiredString(values, 'model')));
+    const kind = values.engine;
+    if (kind !== 'tfjs' && kind !== 'onnx') throw new UsageError(`--engine must be tfjs or onnx, got "${kind}"`);
+    const source = nodeFolderSource(requiredString(values, 'model'));
+    const engine: MllmEngine = kind === 'onnx' ? await loadOnnxEngine(source, { device: 'cpu' }) : await loadTfjsEngine(source);
     try {
       const image = values.image ? await RawImage.read(values.image) : undefined;
       const scored = await engine.logprobs({ image, prompt, responses, adapters: !values.reference });

@@ -29,3 +29,4 @@ export type {
 } from './objective';
 export { aspoObjectiveTf } from './objective.tf';
 export type { AspoTfInput, AspoTfResult } from './objective.tf';
+export { clipSimilarity } from './similarity';

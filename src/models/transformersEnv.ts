@@ -1,16 +1,44 @@
 import { AutoProcessor, AutoTokenizer, env, type PreTrainedTokenizer, type Processor } from '@huggingface/transformers';
-import { fetchFromSource, type ModelSource } from './sources';
+import { ModelFileError, type ModelSource, type ProgressCallback } from './sources';
 
 /**
  * transformers.js reads model files itself. Rather than let it reach the network or its own caches, every
  * file it asks for is answered by one of our ModelSources (hub with progress and Cache Storage, picked folder,
  * bundled URL), so there is one model-source layer and a user's folder never leaves the tab.
- * This module is the one place the library's `env` is configured.
+ * This module is the one place the library's `env` is configured — file access here, and the ONNX Runtime
+ * WebAssembly files in {@link ensureOnnxRuntime}.
  */
 const HOST = 'https://aspo-workbench.invalid/';
 
-const sources = new Map<string, ModelSource>();
+interface Registered {
+  source: ModelSource;
+  onProgress?: ProgressCallback;
+  /** Files already read (checked before loading, or read once already), served without reading them again. */
+  preloaded: Map<string, Uint8Array>;
+}
+
+const sources = new Map<string, Registered>();
 let nextKey = 0;
+
+/** The bytes of `url` (under {@link HOST}) from its registered source, read once per registration; null when missing or not ours. */
+async function readRegistered(url: string, onMissing: 'null' | 'undefined'): Promise<Uint8Array | null | undefined> {
+  const rest = url.startsWith(HOST) ? url.slice(HOST.length) : '';
+  const key = rest.split('/')[0];
+  const entry = key ? sources.get(key) : undefined;
+  if (!entry) return onMissing === 'null' ? null : undefined;
+  const name = decodeURIComponent(rest.slice(key.length + 1).split(/[?#]/)[0]);
+  let bytes: Uint8Array | null | undefined = entry.preloaded.get(name);
+  if (bytes === undefined) {
+    bytes = await entry.source.tryGetFile(name, entry.onProgress);
+    if (bytes !== null) entry.preloaded.set(name, bytes);
+  }
+  return bytes ?? (onMissing === 'null' ? null : undefined);
+}
+
+function responseOf(bytes: Uint8Array, head = false): Response {
+  const body = head ? null : new Uint8Array(bytes.buffer as ArrayBuffer, bytes.byteOffset, bytes.length);
+  return new Response(body, { status: 200, headers: { 'content-length': String(bytes.length) } });
+}
 
 function installFetch() {
   env.allowLocalModels = false;
@@ -19,21 +47,41 @@ function installFetch() {
   env.remotePathTemplate = '{model}/';
   env.useBrowserCache = false;
   env.useFSCache = false;
-  env.useCustomCache = false;
+  // A "cache" that answers from the registered sources: transformers.js then takes the bytes as they are
+  // (in Node it would otherwise insist on a file path for ONNX files), and never stores anything itself.
+  env.useCustomCache = true;
+  env.customCache = {
+    async match(request: string | Request) {
+      const url = typeof request === 'string' ? request : request.url;
+      const bytes = await readRegistered(url, 'undefined');
+      return bytes ? responseOf(bytes) : undefined;
+    },
+    async put() {},
+  };
   env.fetch = async (input: RequestInfo | URL, init?: RequestInit) => {
     const url = typeof input === 'string' ? input : input instanceof URL ? input.href : input.url;
     const key = url.startsWith(HOST) ? url.slice(HOST.length).split('/')[0] : '';
-    const source = sources.get(key);
-    if (!source) return new Response(null, { status: 404, statusText: `no model source registered for ${url}` });
-    return fetchFromSource(source, `${HOST}${key}/`)(input, init);
+    if (!sources.has(key)) return new Response(null, { status: 404, statusText: `no model source registered for ${url}` });
+    const bytes = await readRegistered(url, 'null');
+    if (!bytes) return new Response(null, { status: 404, statusText: 'Not Found' });
+    return responseOf(bytes, init?.method === 'HEAD');
   };
 }
 
+export interface RegisterOptions {
+  /** Progress of each file transformers.js reads through this source. */
+  onProgress?: ProgressCallback;
+  /** Bytes already in hand, by file name (e.g. `onnx/model.onnx`), served instead of reading the source again. */
+  preloaded?: Record<string, Uint8Array | null>;
+}
+
 /** A model id under which transformers.js' Auto* classes read this source's files. */
-export function registerSource(source: ModelSource): string {
+export function registerSource(source: ModelSource, options: RegisterOptions = {}): string {
   installFetch();
   const key = `source-${nextKey++}`;
-  sources.set(key, source);
+  const preloaded = new Map<string, Uint8Array>();
+  for (const [name, bytes] of Object.entries(options.preloaded ?? {})) if (bytes) preloaded.set(name, bytes);
+  sources.set(key, { source, onProgress: options.onProgress, preloaded });
   return key;
 }
 
@@ -41,20 +89,101 @@ export function unregisterSource(key: string): void {
   sources.delete(key);
 }
 
-export async function loadTokenizer(source: ModelSource): Promise<PreTrainedTokenizer> {
-  const key = registerSource(source);
+/** Runs `load(key)` with `source` registered under `key` (transformers.js `from_pretrained(key)` reads from it). */
+export async function withSource<T>(source: ModelSource, load: (key: string) => Promise<T>, options: RegisterOptions = {}): Promise<T> {
+  const key = registerSource(source, options);
   try {
-    return await AutoTokenizer.from_pretrained(key);
+    return await load(key);
   } finally {
     unregisterSource(key);
   }
 }
 
+export async function loadTokenizer(source: ModelSource): Promise<PreTrainedTokenizer> {
+  return withSource(source, (key) => AutoTokenizer.from_pretrained(key));
+}
+
 export async function loadProcessor(source: ModelSource): Promise<Processor> {
-  const key = registerSource(source);
-  try {
-    return await AutoProcessor.from_pretrained(key);
-  } finally {
-    unregisterSource(key);
+  return withSource(source, (key) => AutoProcessor.from_pretrained(key));
+}
+
+// ---------------------------------------------------------------------------
+// ONNX Runtime
+// ---------------------------------------------------------------------------
+
+const IS_NODE = typeof process !== 'undefined' && typeof process.versions?.node === 'string' && typeof window === 'undefined';
+
+let onnxReady: Promise<void> | null = null;
+
+/**
+ * In the browser, points onnxruntime-web at the `.wasm`/`.mjs` pair that this app's own build serves
+ * (Vite `?url` imports copy them into the bundle), so that no CDN is ever contacted — left alone,
+ * transformers.js would fetch them from cdn.jsdelivr.net. The pair is the one transformers.js picks
+ * for its WebGPU build of onnxruntime-web (`ort-wasm-simd-threaded.asyncify`); the WASM fallback uses
+ * the same files. In Node, onnxruntime-node is used and nothing needs setting.
+ * Call before the first model is created; later calls return the same promise.
+ */
+export function ensureOnnxRuntime(): Promise<void> {
+  if (onnxReady) return onnxReady;
+  onnxReady = (async () => {
+    if (IS_NODE) return;
+    const [wasm, mjs] = await Promise.all([
+      import('onnxruntime-web/ort-wasm-simd-threaded.asyncify.wasm?url'),
+      import('onnxruntime-web/ort-wasm-simd-threaded.asyncify.mjs?url'),
+    ]);
+    const onnx = env.backends.onnx as { wasm?: { wasmPaths?: unknown; proxy?: boolean } };
+    if (!onnx.wasm) throw new Error('this build of transformers.js has no ONNX Runtime WebAssembly backend');
+    onnx.wasm.wasmPaths = { wasm: wasm.default, mjs: mjs.default };
+  })();
+  return onnxReady;
+}
+
+/** The wasm paths ONNX Runtime will use, for tests and diagnostics (undefined in Node). */
+export function onnxWasmPaths(): unknown {
+  return (env.backends.onnx as { wasm?: { wasmPaths?: unknown } }).wasm?.wasmPaths;
+}
+
+/**
+ * Checks that `bytes` is a whole ONNX protobuf (every top-level field of the ModelProto fits in the file and
+ * the graph is there), so that a missing or cut-off download is reported naming the file, before
+ * ONNX Runtime fails with a parser message that names none.
+ */
+export function checkOnnxFile(bytes: Uint8Array, file: string, source: string): void {
+  const invalid = (why: string) =>
+    new ModelFileError(`${source}: ${file} is not a usable ONNX model (${why}); download it again or rebuild the folder.`, {
+      reason: 'invalid',
+      file,
+      source,
+    });
+  let at = 0;
+  const varint = (): number => {
+    let result = 0;
+    let scale = 1;
+    for (let i = 0; i < 10; i++) {
+      if (at >= bytes.length) throw invalid(`the file is truncated (${bytes.length} bytes)`);
+      const b = bytes[at++];
+      result += (b & 0x7f) * scale;
+      if ((b & 0x80) === 0) return result;
+      scale *= 128;
+    }
+    throw invalid('malformed protobuf varint');
+  };
+  if (bytes.length === 0) throw invalid('the file is empty');
+  let sawGraph = false;
+  while (at < bytes.length) {
+    const tag = varint();
+    const field = Math.floor(tag / 8);
+    const wire = tag % 8;
+    if (field === 0) throw invalid('malformed protobuf field');
+    if (wire === 0) varint();
+    else if (wire === 1) at += 8;
+    else if (wire === 5) at += 4;
+    else if (wire === 2) {
+      const len = varint();
+      at += len;
+    } else throw invalid(`unexpected protobuf wire type ${wire}`);
+    if (at > bytes.length) throw invalid(`the file is truncated (${bytes.length} bytes; a field runs to byte ${at})`);
+    if (field === 7 && wire === 2) sawGraph = true;
   }
+  if (!sawGraph) throw invalid('it holds no graph');
 }

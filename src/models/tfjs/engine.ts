@@ -8,6 +8,7 @@ import type {
   MllmEngine,
   ResponseLogprobs,
 } from '../engine';
+import { imageKey } from '../imageKey';
 import { openSafetensors } from '../safetensors';
 import type { ModelSource, ProgressCallback } from '../sources';
 import { promptText, tokenizeResponse, type ChatFormat } from '../teacherForcing';
@@ -43,16 +44,7 @@ export function weightMapFromSafetensors(bytes: Uint8Array, fileName: string): W
   return weights;
 }
 
-/** FNV-1a over the pixels and size: a cheap, stable key for the vision-feature cache. */
-export function imageKey(image: RawImage): string {
-  let h = 0x811c9dc5;
-  const data = image.data as Uint8Array | Uint8ClampedArray;
-  for (let i = 0; i < data.length; i++) {
-    h ^= data[i];
-    h = Math.imul(h, 0x01000193);
-  }
-  return `${image.width}x${image.height}x${image.channels}:${(h >>> 0).toString(16)}`;
-}
+export { imageKey };
 
 function idsOf(tensorLike: { data: ArrayLike<number | bigint> }): number[] {
   return Array.from(tensorLike.data, (v) => Number(v));
@@ -169,7 +161,9 @@ export class TfjsEngine implements MllmEngine {
       ? await (this.model as Idefics3Model).generate({ ...options, inputIds: encoded.promptIds, imageFeatures: encoded.imageFeatures })
       : await (this.model as LlamaModel).generate(encoded.promptIds, options);
     const ids = result.ids;
-    return { ids, text: this.tokenizer.decode(ids, { skip_special_tokens: true }), stop: result.stop };
+    // transformers.js refuses to decode an empty list (maxNewTokens 0, or an immediate stop).
+    const text = ids.length ? this.tokenizer.decode(ids, { skip_special_tokens: true }) : '';
+    return { ids, text, stop: result.stop };
   }
 
   dispose(): void {
