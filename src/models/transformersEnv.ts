@@ -60,7 +60,9 @@ function installFetch() {
   };
   env.fetch = async (input: RequestInfo | URL, init?: RequestInit) => {
     const url = typeof input === 'string' ? input : input instanceof URL ? input.href : input.url;
-    const key = url.startsWith(HOST) ? url.slice(HOST.length).split('/')[0] : '';
+    // transformers.js also fetches images the app hands it (RawImage.fromURL of a data: or blob: URL).
+    if (!url.startsWith(HOST)) return fetch(input, init);
+    const key = url.slice(HOST.length).split('/')[0];
     if (!sources.has(key)) return new Response(null, { status: 404, statusText: `no model source registered for ${url}` });
     const bytes = await readRegistered(url, 'null');
     if (!bytes) return new Response(null, { status: 404, statusText: 'Not Found' });

@@ -9,20 +9,27 @@ import { Results } from './Results';
 import { SentenceTable } from './SentenceTable';
 import { Settings } from './Settings';
 import { useDeviceObjective } from './useDeviceObjective';
+import { ImageInput } from '../inspector/ImageInput';
+import { ScoreBar } from '../inspector/ScoreBar';
+import { TokenHeatmap } from '../inspector/TokenHeatmap';
+import { ModelPanel } from '../models/ModelPanel';
 
 export function CalculatorPanel({ backend }: { backend: BackendChoice | null }) {
   const state = useCalculator();
-  const { prompt, chosen, rejected, chosenNumbers, rejectedNumbers, alpha, beta, normalization, perplexitySource, focus } = state;
+  const { prompt, chosen, rejected, chosenNumbers, rejectedNumbers, alpha, beta, normalization, perplexitySource, granularity, scored, focus } = state;
   const view: CalculatorView = useMemo(
-    () => computeCalculator({ chosen, rejected, chosenNumbers, rejectedNumbers, alpha, beta, normalization, perplexitySource }),
-    [chosen, rejected, chosenNumbers, rejectedNumbers, alpha, beta, normalization, perplexitySource],
+    () =>
+      computeCalculator({ chosen, rejected, chosenNumbers, rejectedNumbers, alpha, beta, normalization, perplexitySource, granularity, scored }),
+    [chosen, rejected, chosenNumbers, rejectedNumbers, alpha, beta, normalization, perplexitySource, granularity, scored],
   );
-  const device = useDeviceObjective(view, beta, normalization, backend !== null);
+  const device = useDeviceObjective(view.objectiveInput, backend !== null);
   const focusOn = (side: 'chosen' | 'rejected') => (focus.side === side ? focus.index : null);
 
   return (
     <main className="calculator">
       <div className="column inputs">
+        <ModelPanel />
+        <ImageInput />
         <section aria-label="Prompt">
           <label>
             <span className="field-title">Prompt (q)</span>
@@ -43,6 +50,7 @@ export function CalculatorPanel({ backend }: { backend: BackendChoice | null }) 
               side={side}
               rows={view[side]}
               focusIndex={focusOn(side)}
+              truncated={state.truncated[side]}
               onFocusSentence={(i) => state.setFocus(side, i)}
               onNumber={(i, field, value) =>
                 state.setNumber(side, i, field, value, view[side].map((r) => r.numbers))
@@ -52,6 +60,7 @@ export function CalculatorPanel({ backend }: { backend: BackendChoice | null }) 
         ))}
       </div>
       <div className="column outputs">
+        <ScoreBar />
         <Settings />
         <Results result={view.result} />
         <p className="device-check" data-testid="device-check" data-value={device?.loss}>
@@ -59,6 +68,7 @@ export function CalculatorPanel({ backend }: { backend: BackendChoice | null }) 
             ? `TF.js on ${backend?.backend}: ASPO loss ${fmt(device.loss, 6)}, margin ${fmt(device.margin, 6)} (float64: ${fmt(view.result.loss, 6)})`
             : 'TF.js objective: waiting for the backend…'}
         </p>
+        <TokenHeatmap row={view[focus.side][focus.index]} side={focus.side} index={focus.index} />
         <Equations
           chosen={view.chosen}
           rejected={view.rejected}

@@ -10,6 +10,8 @@ interface SentenceTableProps {
   focusIndex: number | null;
   onNumber: (index: number, field: keyof SentenceNumbers, value: number) => void;
   onFocusSentence: (index: number) => void;
+  /** Sentences CLIP scored only in part. */
+  truncated?: boolean[];
 }
 
 function Cell({ testId, value }: { testId: string; value: number | undefined }) {
@@ -21,7 +23,7 @@ function Cell({ testId, value }: { testId: string; value: number | undefined }) 
 }
 
 /** Inputs per sentence and what the method makes of them; the rejected side has no S_i, Ŝ_i, P̂_i or w_i — only the chosen side is reweighted. */
-export function SentenceTable({ side, rows, focusIndex, onNumber, onFocusSentence }: SentenceTableProps) {
+export function SentenceTable({ side, rows, focusIndex, onNumber, onFocusSentence, truncated }: SentenceTableProps) {
   const chosen = side === 'chosen';
   return (
     <div className="table-scroll">
@@ -66,6 +68,11 @@ export function SentenceTable({ side, rows, focusIndex, onNumber, onFocusSentenc
                       testId={`similarity-${id}`}
                       onChange={(v) => onNumber(i, 'similarity', v)}
                     />
+                    {truncated?.[i] && (
+                      <span className="truncated" title="Longer than CLIP's text window: only its beginning was scored" data-testid={`truncated-${id}`}>
+                        ✂ truncated
+                      </span>
+                    )}
                   </td>
                 )}
                 <td>

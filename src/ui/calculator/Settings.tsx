@@ -1,4 +1,4 @@
-import type { Normalization, PerplexitySource } from '../../aspo';
+import type { Granularity, Normalization, PerplexitySource } from '../../aspo';
 import { EXAMPLE_PAIRS } from '../../data/examples';
 import { useCalculator } from '../../state/calculatorStore';
 import { NumberField } from '../common/NumberField';
@@ -9,13 +9,19 @@ const NORMALIZATIONS: { value: Normalization; label: string }[] = [
   { value: 'none', label: 'none — λ = 1 (ablation)' },
 ];
 
+const GRANULARITIES: { value: Granularity; label: string }[] = [
+  { value: 'sentence', label: 'sentence (ASPO)' },
+  { value: 'token', label: 'token (ablation)' },
+  { value: 'response', label: 'response (ablation; one pair → all weights 0)' },
+];
+
 const PERPLEXITY_SOURCES: { value: PerplexitySource; label: string }[] = [
   { value: 'policy', label: 'policy (adaptive, detached)' },
   { value: 'reference', label: 'reference (fixed)' },
 ];
 
 export function Settings() {
-  const { alpha, beta, normalization, perplexitySource, setSetting, loadExample } = useCalculator();
+  const { alpha, beta, normalization, perplexitySource, granularity, setSetting, loadExample } = useCalculator();
   return (
     <section className="settings" aria-label="Method settings">
       <h2>Settings</h2>
@@ -29,6 +35,16 @@ export function Settings() {
         <span className="number-field-label">λ normalisation</span>
         <select value={normalization} data-testid="normalization" onChange={(e) => setSetting('normalization', e.target.value as Normalization)}>
           {NORMALIZATIONS.map((n) => (
+            <option key={n.value} value={n.value}>
+              {n.label}
+            </option>
+          ))}
+        </select>
+      </label>
+      <label className="setting-row">
+        <span className="number-field-label">Granularity</span>
+        <select value={granularity} data-testid="granularity" onChange={(e) => setSetting('granularity', e.target.value as Granularity)}>
+          {GRANULARITIES.map((n) => (
             <option key={n.value} value={n.value}>
               {n.label}
             </option>

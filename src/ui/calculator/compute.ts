@@ -1,15 +1,26 @@
 import {
   adaptiveWeights,
   aspoObjective,
+  assignTokensToSentences,
+  granularityUnits,
   sentencePerplexity,
   sentenceRewards,
   splitSentences,
+  type AspoInput,
   type AspoResult,
+  type Granularity,
   type Normalization,
   type PerplexitySource,
   type SentenceSpan,
 } from '../../aspo';
 import type { SentenceNumbers } from '../../data/examples';
+
+/** A model's per-token scores of one response, kept only while the response text is unchanged. */
+export interface ScoredResponse {
+  text: string;
+  tokens: { id: number; text: string; start: number; end: number; policy: number; ref: number }[];
+  eosIndex: number;
+}
 
 export interface CalculatorInput {
   chosen: string;
@@ -20,16 +31,21 @@ export interface CalculatorInput {
   beta: number;
   normalization: Normalization;
   perplexitySource: PerplexitySource;
+  granularity: Granularity;
+  scored?: { chosen?: ScoredResponse; rejected?: ScoredResponse };
 }
 
-/** One sentence as the calculator shows it. Weight fields exist for the chosen side only (only the chosen response is reweighted). */
+/** One sentence as the calculator shows it. Weight fields exist for the chosen side only (only it is reweighted). */
 export interface SentenceRow extends SentenceSpan {
   numbers: SentenceNumbers;
   perplexity: number;
   reward: number;
   simNorm?: number;
   pplNorm?: number;
+  /** w_i; at token granularity the mean weight of the sentence's tokens. */
   weight?: number;
+  /** The model's tokens of this sentence, when the response was scored by a model. */
+  tokens?: ScoredResponse['tokens'];
 }
 
 export interface CalculatorView {
@@ -37,6 +53,8 @@ export interface CalculatorView {
   rejected: SentenceRow[];
   /** Null while either response is empty: there is no pair to score. */
   result: AspoResult | null;
+  /** Exactly what went into the objective, so the TF.js twin can run on the same numbers. */
+  objectiveInput: AspoInput | null;
 }
 
 /** A first guess for a sentence the user has not numbered yet: about four characters a token, equal policy and reference. */
@@ -52,9 +70,9 @@ export function numbersForSentences(spans: SentenceSpan[], stored: SentenceNumbe
 }
 
 /**
- * The calculator knows only each sentence's summed log-prob and token count; spreading the sum evenly over its
- * tokens gives per-token log-probs with the same sum and the same sentence perplexity, so the real per-token
- * functions of src/aspo run unchanged.
+ * Per-token log-probs with the same sums and counts as the sentence numbers. Sentence perplexity and rewards
+ * depend only on a sentence's sum and token count, so spreading the sum evenly changes nothing at sentence or
+ * response granularity; token granularity needs a model's real tokens.
  */
 export function spreadOverTokens(numbers: SentenceNumbers[]) {
   const policyLogps: number[] = [];
@@ -71,12 +89,43 @@ export function spreadOverTokens(numbers: SentenceNumbers[]) {
   return { policyLogps, refLogps, tokenSentence };
 }
 
-function scoreSide(spans: SentenceSpan[], numbers: SentenceNumbers[], input: CalculatorInput) {
-  const tokens = spreadOverTokens(numbers);
+/** A model's tokens mapped to the sentences of the response (the method-spec's token rule). */
+export function scoredTokens(spans: SentenceSpan[], scored: ScoredResponse) {
+  const tokenSentence = assignTokensToSentences(
+    spans,
+    scored.tokens.map((t) => [t.start, t.end] as [number, number]),
+    scored.eosIndex,
+  );
+  return {
+    policyLogps: scored.tokens.map((t) => t.policy),
+    refLogps: scored.tokens.map((t) => t.ref),
+    tokenSentence,
+  };
+}
+
+/** Sentence numbers summed from a model's tokens, so the table shows what the model said. */
+export function numbersFromTokens(spans: SentenceSpan[], scored: ScoredResponse, similarity: number[]): SentenceNumbers[] {
+  const { tokenSentence } = scoredTokens(spans, scored);
+  return spans.map((_, i) => {
+    const mine = scored.tokens.filter((_, t) => tokenSentence[t] === i);
+    return {
+      similarity: similarity[i] ?? 0,
+      policyLogp: mine.reduce((s, t) => s + t.policy, 0),
+      refLogp: mine.reduce((s, t) => s + t.ref, 0),
+      tokens: Math.max(1, mine.length),
+    };
+  });
+}
+
+function sideTokens(spans: SentenceSpan[], numbers: SentenceNumbers[], scored: ScoredResponse | undefined, text: string) {
+  return scored && scored.text === text ? scoredTokens(spans, scored) : spreadOverTokens(numbers);
+}
+
+function scoreSide(spans: SentenceSpan[], tokens: ReturnType<typeof spreadOverTokens>, input: CalculatorInput) {
   const pplLogps = input.perplexitySource === 'policy' ? tokens.policyLogps : tokens.refLogps;
   const perplexity = sentencePerplexity(pplLogps, tokens.tokenSentence, spans.length);
   const rewards = sentenceRewards(tokens.policyLogps, tokens.refLogps, tokens.tokenSentence, spans.length, input.beta);
-  return { tokens, perplexity, rewards };
+  return { perplexity, rewards };
 }
 
 export function computeCalculator(input: CalculatorInput): CalculatorView {
@@ -84,38 +133,69 @@ export function computeCalculator(input: CalculatorInput): CalculatorView {
   const rejectedSpans = splitSentences(input.rejected);
   const chosenNumbers = numbersForSentences(chosenSpans, input.chosenNumbers);
   const rejectedNumbers = numbersForSentences(rejectedSpans, input.rejectedNumbers);
-  const chosen = scoreSide(chosenSpans, chosenNumbers, input);
-  const rejected = scoreSide(rejectedSpans, rejectedNumbers, input);
-  const weights = adaptiveWeights(
-    chosenNumbers.map((n) => n.similarity),
-    chosen.perplexity,
-    input.alpha,
-  );
-  const result =
-    chosenSpans.length && rejectedSpans.length
-      ? aspoObjective({
-          chosen: { ...chosen.tokens, weights: weights.weight },
-          rejected: { policyLogps: rejected.tokens.policyLogps, refLogps: rejected.tokens.refLogps },
-          beta: input.beta,
-          normalization: input.normalization,
-        })
-      : null;
+  const chosenScored = input.scored?.chosen?.text === input.chosen ? input.scored.chosen : undefined;
+  const rejectedScored = input.scored?.rejected?.text === input.rejected ? input.scored.rejected : undefined;
+  const chosenTokens = sideTokens(chosenSpans, chosenNumbers, chosenScored, input.chosen);
+  const rejectedTokens = sideTokens(rejectedSpans, rejectedNumbers, rejectedScored, input.rejected);
+  const chosen = scoreSide(chosenSpans, chosenTokens, input);
+  const rejected = scoreSide(rejectedSpans, rejectedTokens, input);
+  const similarity = chosenNumbers.map((n) => n.similarity);
+  const sentenceWeights = adaptiveWeights(similarity, chosen.perplexity, input.alpha);
+
+  let result: AspoResult | null = null;
+  let objectiveInput: AspoInput | null = null;
+  let unitWeights: { tokenUnit: number[]; weights: number[] } | null = null;
+  if (chosenSpans.length && rejectedSpans.length) {
+    [unitWeights] = granularityUnits(
+      [{ chosen: { ...chosenTokens, similarity }, rejected: rejectedTokens }],
+      {
+        objective: 'aspo',
+        alpha: input.alpha,
+        beta: input.beta,
+        normalization: input.normalization,
+        granularity: input.granularity,
+        perplexitySource: input.perplexitySource,
+      },
+    );
+    objectiveInput = {
+      chosen: { ...chosenTokens, tokenSentence: unitWeights.tokenUnit, weights: unitWeights.weights },
+      rejected: rejectedTokens,
+      beta: input.beta,
+      normalization: input.normalization,
+    };
+    result = aspoObjective(objectiveInput);
+  }
+
+  const weightOfSentence = (i: number): number => {
+    if (input.granularity === 'sentence' || !unitWeights) return sentenceWeights.weight[i];
+    const own = chosenTokens.tokenSentence
+      .map((s, t) => (s === i ? unitWeights!.weights[unitWeights!.tokenUnit[t]] : null))
+      .filter((w): w is number => w !== null);
+    return own.length ? own.reduce((a, b) => a + b, 0) / own.length : 0;
+  };
+
+  const tokensOf = (scored: ScoredResponse | undefined, map: number[], i: number) =>
+    scored ? scored.tokens.filter((_, t) => map[t] === i) : undefined;
+
   return {
     chosen: chosenSpans.map((span, i) => ({
       ...span,
       numbers: chosenNumbers[i],
       perplexity: chosen.perplexity[i],
       reward: chosen.rewards[i],
-      simNorm: weights.simNorm[i],
-      pplNorm: weights.pplNorm[i],
-      weight: weights.weight[i],
+      simNorm: sentenceWeights.simNorm[i],
+      pplNorm: sentenceWeights.pplNorm[i],
+      weight: weightOfSentence(i),
+      tokens: tokensOf(chosenScored, chosenTokens.tokenSentence, i),
     })),
     rejected: rejectedSpans.map((span, i) => ({
       ...span,
       numbers: rejectedNumbers[i],
       perplexity: rejected.perplexity[i],
       reward: rejected.rewards[i],
+      tokens: tokensOf(rejectedScored, rejectedTokens.tokenSentence, i),
     })),
     result,
+    objectiveInput,
   };
 }

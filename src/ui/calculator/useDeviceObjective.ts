@@ -1,7 +1,6 @@
 import { useEffect, useState } from 'react';
 import * as tf from '@tensorflow/tfjs';
-import { aspoObjectiveTf, type Normalization } from '../../aspo';
-import { spreadOverTokens, type CalculatorView } from './compute';
+import { aspoObjectiveTf, type AspoInput } from '../../aspo';
 
 export interface DeviceObjective {
   loss: number;
@@ -12,26 +11,24 @@ export interface DeviceObjective {
  * The same objective run as TF.js ops on the active backend (the path training takes), so the user sees that
  * the device computes what the plain-number functions compute.
  */
-export function useDeviceObjective(view: CalculatorView, beta: number, normalization: Normalization, ready: boolean) {
+export function useDeviceObjective(input: AspoInput | null, ready: boolean) {
   const [value, setValue] = useState<DeviceObjective | null>(null);
   useEffect(() => {
-    if (!ready || !view.result) {
+    if (!ready || !input) {
       setValue(null);
       return;
     }
     let cancelled = false;
-    const chosen = spreadOverTokens(view.chosen.map((r) => r.numbers));
-    const rejected = spreadOverTokens(view.rejected.map((r) => r.numbers));
     const out = tf.tidy(() =>
       aspoObjectiveTf({
-        chosenPolicyLogps: tf.tensor1d(chosen.policyLogps),
-        rejectedPolicyLogps: tf.tensor1d(rejected.policyLogps),
-        chosenRefLogps: chosen.refLogps,
-        rejectedRefLogps: rejected.refLogps,
-        tokenUnit: chosen.tokenSentence,
-        weights: view.chosen.map((r) => r.weight ?? 0),
-        beta,
-        normalization,
+        chosenPolicyLogps: tf.tensor1d(input.chosen.policyLogps),
+        rejectedPolicyLogps: tf.tensor1d(input.rejected.policyLogps),
+        chosenRefLogps: input.chosen.refLogps,
+        rejectedRefLogps: input.rejected.refLogps,
+        tokenUnit: input.chosen.tokenSentence,
+        weights: input.chosen.weights,
+        beta: input.beta,
+        normalization: input.normalization,
       }),
     );
     Promise.all([out.loss.data(), out.margin.data()])
@@ -42,6 +39,6 @@ export function useDeviceObjective(view: CalculatorView, beta: number, normaliza
     return () => {
       cancelled = true;
     };
-  }, [view, beta, normalization, ready]);
+  }, [input, ready]);
   return value;
 }

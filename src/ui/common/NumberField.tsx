@@ -37,7 +37,7 @@ export function NumberField({ label, value, onChange, step = 0.01, min, max, sli
   };
 
   // A draft that no longer matches the stored value (an example was loaded meanwhile) gives way to the value.
-  const shown = draft !== null && (error !== null || Number(draft) === value) ? draft : String(value);
+  const shown = draft !== null && (error !== null || Number(draft) === value) ? draft : String(Number(value.toFixed(4)));
   return (
     <span className="number-field">
       {!hideLabel && <span className="number-field-label">{label}</span>}

@@ -1,0 +1,132 @@
+import { test, expect, type Page } from '@playwright/test';
+import { cpSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { RawImage } from '@huggingface/transformers';
+import { adaptiveWeights, aspoObjective, assignTokensToSentences, splitSentences } from '../src/aspo';
+import { loadClipScorer } from '../src/models/clip';
+import { loadOnnxEngine } from '../src/models/onnx/engine';
+import { FIXTURE_MODELS, fixtureSource, nodeFolderSource } from '../scripts/lib/nodeModelSource';
+
+const OUTPUT = 'e2e-output';
+const PROMPT = 'Describe the image.';
+const CHOSEN = 'A red square sits on a blue ground. It is small.';
+const REJECTED = 'A green circle floats in the sky. Birds fly by.';
+
+/**
+ * 32×32 PNG, a red square on a blue ground: the tiny models' own input size, so neither the app's downscaling
+ * nor the processors' resizing (canvas in the browser, sharp in Node) touches a pixel.
+ */
+async function writeImage(dir: string): Promise<string> {
+  const w = 32;
+  const h = 32;
+  const data = new Uint8ClampedArray(w * h * 3);
+  for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) data.set(x > 6 && x < 14 && y > 3 && y < 12 ? [220, 30, 30] : [20, 40, 200], (y * w + x) * 3);
+  const path = join(dir, 'square.png');
+  await new RawImage(data, w, h, 3).save(path);
+  return path;
+}
+
+async function loadModels(page: Page) {
+  await page.getByTestId('mllm-choice').selectOption('tiny-smolvlm');
+  await page.getByTestId('mllm-engine').selectOption('onnx');
+  await page.getByTestId('mllm-load').click();
+  await page.getByTestId('clip-choice').selectOption('tiny-clip');
+  await page.getByTestId('clip-load').click();
+  await expect(page.getByTestId('mllm-status')).toHaveAttribute('data-status', 'ready', { timeout: 90_000 });
+  await expect(page.getByTestId('clip-status')).toHaveAttribute('data-status', 'ready', { timeout: 90_000 });
+}
+
+async function value(page: Page, testId: string): Promise<number> {
+  return Number(await page.getByTestId(testId).getAttribute('data-value'));
+}
+
+test('the Inspector fills S_i from CLIP and log-probs from the ONNX engine, equal to the Node-side computation', async ({ page }) => {
+  mkdirSync(OUTPUT, { recursive: true });
+  const dir = mkdtempSync(join(tmpdir(), 'aspo-inspector-'));
+  const png = await writeImage(dir);
+  const requests: string[] = [];
+  page.on('request', (r) => requests.push(r.url()));
+
+  await page.goto('/');
+  await loadModels(page);
+  await page.getByTestId('image-file').setInputFiles(png);
+  await expect(page.getByTestId('image-preview')).toBeVisible();
+  await page.getByTestId('prompt-text').fill(PROMPT);
+  await page.getByTestId('chosen-text').fill(CHOSEN);
+  await page.getByTestId('rejected-text').fill(REJECTED);
+  await page.getByTestId('score').click();
+  await expect(page.getByTestId('score-message')).toContainText('Scored with', { timeout: 90_000 });
+
+  // The same computation in Node, on the CPU, through the same loaders.
+  const image = await RawImage.read(png);
+  const clip = await loadClipScorer(fixtureSource('tiny-clip' as 'tiny-smolvlm'), { device: 'cpu' });
+  const engine = await loadOnnxEngine(fixtureSource('tiny-smolvlm'), { device: 'cpu' });
+  const spans = splitSentences(CHOSEN);
+  const rejectedSpans = splitSentences(REJECTED);
+  const similarity = (await clip.similarity(image, spans.map((s) => s.text.trim()))).map((s) => s.similarity);
+  const [c, r] = await engine.logprobs({ image, prompt: PROMPT, responses: [CHOSEN, REJECTED] });
+  clip.dispose();
+  engine.dispose();
+  const tokenSentence = assignTokensToSentences(spans, c.tokens.map((t) => [t.start, t.end]), c.eosIndex);
+  const perplexity = spans.map((_, i) => {
+    const mine = c.tokens.filter((_, t) => tokenSentence[t] === i).map((t) => t.logp);
+    return Math.exp(-mine.reduce((a, b) => a + b, 0) / mine.length);
+  });
+  const weights = adaptiveWeights(similarity, perplexity, 0.5);
+  const expected = aspoObjective({
+    chosen: { policyLogps: c.tokens.map((t) => t.logp), refLogps: c.tokens.map((t) => t.logp), tokenSentence, weights: weights.weight },
+    rejected: { policyLogps: r.tokens.map((t) => t.logp), refLogps: r.tokens.map((t) => t.logp) },
+    beta: 0.1,
+    normalization: 'mean',
+  });
+
+  for (let i = 0; i < spans.length; i++) {
+    expect(Number(await page.getByTestId(`similarity-chosen-${i}`).inputValue())).toBeCloseTo(similarity[i], 4);
+    expect(await value(page, `ppl-chosen-${i}`)).toBeCloseTo(perplexity[i], 2);
+    expect(await value(page, `weight-chosen-${i}`)).toBeCloseTo(weights.weight[i], 2);
+  }
+  expect(rejectedSpans.length).toBe(2);
+  // Until training, policy = reference: every reward is 0 and ASPO's loss is log 2.
+  expect(await value(page, 'result-loss')).toBeCloseTo(expected.loss, 6);
+  expect(expected.loss).toBeCloseTo(Math.log(2), 10);
+
+  // Focusing a sentence shows its tokens with their log-probs.
+  await page.getByTestId('chosen-sentence-1').focus();
+  const heat = page.getByTestId('token-heatmap');
+  await expect(heat).toBeVisible();
+  const shownLogps = await heat.locator('.token').evaluateAll((els) => els.map((e) => Number(e.getAttribute('data-logp'))));
+  const sentenceLogps = c.tokens.filter((_, t) => tokenSentence[t] === 1).map((t) => t.logp);
+  expect(shownLogps.length).toBe(sentenceLogps.length);
+  shownLogps.forEach((lp, k) => expect(lp).toBeCloseTo(sentenceLogps[k], 3));
+
+  // Moving α recomputes without running a model again.
+  const before = requests.length;
+  await page.getByTestId('alpha').fill('1');
+  const alphaOne = adaptiveWeights(similarity, perplexity, 1);
+  await expect.poll(() => value(page, 'weight-chosen-0')).toBeCloseTo(alphaOne.weight[0], 3);
+  expect(requests.length).toBe(before);
+
+  // Nothing left the machine: every request went to the app's own origin.
+  expect(requests.filter((u) => !u.startsWith('http://localhost:4173/') && !u.startsWith('data:') && !u.startsWith('blob:'))).toEqual([]);
+  await page.screenshot({ path: `${OUTPUT}/inspector.png`, fullPage: true });
+  rmSync(dir, { recursive: true, force: true });
+});
+
+test('a broken model folder gives its message and the app keeps working', async ({ page }) => {
+  const dir = mkdtempSync(join(tmpdir(), 'aspo-broken-'));
+  const broken = join(dir, 'tiny-clip');
+  cpSync(join(FIXTURE_MODELS, 'tiny-clip'), broken, { recursive: true });
+  writeFileSync(join(broken, 'onnx', 'vision_model.onnx'), new Uint8Array([8, 1, 18]));
+  expect(() => nodeFolderSource(broken)).not.toThrow();
+
+  await page.goto('/');
+  await page.getByTestId('clip-folder').setInputFiles(broken);
+  await expect(page.getByTestId('clip-error')).toContainText('vision_model.onnx', { timeout: 60_000 });
+  await page.getByTestId('clip-choice').selectOption('tiny-clip');
+  await page.getByTestId('clip-load').click();
+  await expect(page.getByTestId('clip-status')).toHaveAttribute('data-status', 'ready', { timeout: 60_000 });
+  await page.getByTestId('chosen-text').fill('Still works. Yes.');
+  await expect(page.getByTestId('chosen-sentence-1')).toHaveText(/Yes\./);
+  rmSync(dir, { recursive: true, force: true });
+});

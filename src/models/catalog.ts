@@ -1,0 +1,103 @@
+import type { OnnxDtypeOption } from './onnx/engine';
+import { hubSource, urlPrefixSource, type ModelSource } from './sources';
+
+export type ModelRole = 'mllm' | 'clip';
+export type EngineKind = 'tfjs' | 'onnx';
+
+export interface CatalogEntry {
+  id: string;
+  role: ModelRole;
+  label: string;
+  /** Bundled models are served by the app (offline); hub models are downloaded once and kept in Cache Storage. */
+  origin: 'bundled' | 'hub';
+  /** URL path under the app for bundled models, the repo id for hub models. */
+  path: string;
+  /** Engines that can run it; the first is the default. */
+  engines: EngineKind[];
+  /** Approximate download, for the user to decide before pressing Load. */
+  download: string;
+  dtype: OnnxDtypeOption;
+  dtypeLabel: string;
+}
+
+const SMOLVLM_Q4: OnnxDtypeOption = { vision_encoder: 'q4', embed_tokens: 'q4', decoder_model_merged: 'q4' };
+
+export const CATALOG: CatalogEntry[] = [
+  {
+    id: 'tiny-smolvlm',
+    role: 'mllm',
+    label: 'Tiny SmolVLM (bundled sandbox, random weights)',
+    origin: 'bundled',
+    path: 'models/tiny-smolvlm/',
+    engines: ['onnx', 'tfjs'],
+    download: 'bundled, < 1 MB',
+    dtype: 'fp32',
+    dtypeLabel: 'fp32',
+  },
+  {
+    id: 'smolvlm-256m',
+    role: 'mllm',
+    label: 'SmolVLM-256M-Instruct',
+    origin: 'hub',
+    path: 'HuggingFaceTB/SmolVLM-256M-Instruct',
+    engines: ['onnx', 'tfjs'],
+    download: 'ONNX q4 ≈ 0.2 GB; safetensors for TF.js ≈ 0.5 GB',
+    dtype: SMOLVLM_Q4,
+    dtypeLabel: 'q4 (ONNX) / bf16→fp32 (TF.js)',
+  },
+  {
+    id: 'smolvlm-500m',
+    role: 'mllm',
+    label: 'SmolVLM-500M-Instruct',
+    origin: 'hub',
+    path: 'HuggingFaceTB/SmolVLM-500M-Instruct',
+    engines: ['onnx', 'tfjs'],
+    download: 'ONNX q4 ≈ 0.4 GB; safetensors for TF.js ≈ 1 GB',
+    dtype: SMOLVLM_Q4,
+    dtypeLabel: 'q4 (ONNX) / bf16→fp32 (TF.js)',
+  },
+  {
+    id: 'tiny-clip',
+    role: 'clip',
+    label: 'Tiny CLIP (bundled sandbox, random weights)',
+    origin: 'bundled',
+    path: 'models/tiny-clip/',
+    engines: ['onnx'],
+    download: 'bundled, < 1 MB',
+    dtype: 'fp32',
+    dtypeLabel: 'fp32',
+  },
+  {
+    id: 'clip-b32',
+    role: 'clip',
+    label: 'CLIP ViT-B/32',
+    origin: 'hub',
+    path: 'Xenova/clip-vit-base-patch32',
+    engines: ['onnx'],
+    download: 'q8 ≈ 0.15 GB',
+    dtype: 'q8',
+    dtypeLabel: 'q8',
+  },
+  {
+    id: 'clip-b16',
+    role: 'clip',
+    label: 'CLIP ViT-B/16',
+    origin: 'hub',
+    path: 'Xenova/clip-vit-base-patch16',
+    engines: ['onnx'],
+    download: 'q8 ≈ 0.15 GB',
+    dtype: 'q8',
+    dtypeLabel: 'q8',
+  },
+];
+
+export function catalogEntry(id: string): CatalogEntry {
+  const entry = CATALOG.find((e) => e.id === id);
+  if (!entry) throw new Error(`unknown model "${id}"; known: ${CATALOG.map((e) => e.id).join(', ')}`);
+  return entry;
+}
+
+/** Where a catalog entry's files come from; `base` is the app's own URL for bundled models. */
+export function sourceFor(entry: CatalogEntry, base: string): ModelSource {
+  return entry.origin === 'bundled' ? urlPrefixSource(new URL(entry.path, base).href) : hubSource(entry.path);
+}

@@ -1,0 +1,114 @@
+import { create } from 'zustand';
+import { persist } from 'zustand/middleware';
+import { catalogEntry, sourceFor, type EngineKind, type ModelRole } from '../models/catalog';
+import { loadClipScorer, type ClipScorer } from '../models/clip';
+import type { MllmEngine } from '../models/engine';
+import { loadOnnxEngine } from '../models/onnx/engine';
+import { folderSource, ModelFileError, type ModelSource } from '../models/sources';
+import { loadTfjsEngine } from '../models/tfjs/engine';
+
+export interface FileLoad {
+  loaded: number;
+  total: number;
+}
+
+export interface ModelSlot<T> {
+  status: 'idle' | 'loading' | 'ready' | 'error';
+  /** What is (being) loaded, in words. */
+  label: string;
+  files: Record<string, FileLoad>;
+  error: string | null;
+  /** Something the user should know about a loaded model, e.g. a device fallback. */
+  notice: string | null;
+  handle: T | null;
+}
+
+/** Where to load from: a catalog entry, or the files of a folder the user picked. */
+export type ModelOrigin = { entryId: string } | { files: File[]; name: string };
+
+const emptySlot = <T>(): ModelSlot<T> => ({ status: 'idle', label: '', files: {}, error: null, notice: null, handle: null });
+
+/** Load failures in words a user can act on; the technical message stays attached for the curious. */
+export function describeLoadFailure(err: unknown): string {
+  const message = err instanceof Error ? err.message : String(err);
+  if (err instanceof ModelFileError) {
+    if (err.reason === 'network') return `${message} If you are offline, pick a local model folder or a bundled model.`;
+    return message;
+  }
+  if (/out of memory|allocation failed|OOM|Array buffer allocation/i.test(message)) {
+    return `Not enough memory for this model (${message}). Try a smaller model, or close other tabs.`;
+  }
+  if (/Failed to fetch|NetworkError|CORS/i.test(message)) {
+    return `The download was blocked (${message}). You may be offline, or the server refuses cross-origin requests; a local folder works offline.`;
+  }
+  return message;
+}
+
+interface ModelState {
+  mllmChoice: string;
+  mllmEngine: EngineKind;
+  clipChoice: string;
+  mllm: ModelSlot<MllmEngine>;
+  clip: ModelSlot<ClipScorer>;
+  setChoice: (role: ModelRole, id: string) => void;
+  setEngine: (engine: EngineKind) => void;
+  load: (role: ModelRole, origin: ModelOrigin) => Promise<void>;
+}
+
+function originSource(origin: ModelOrigin): { source: ModelSource; label: string; dtype: ReturnType<typeof catalogEntry>['dtype'] } {
+  if ('files' in origin) return { source: folderSource(origin.files, { label: origin.name }), label: origin.name, dtype: 'fp32' };
+  const entry = catalogEntry(origin.entryId);
+  return { source: sourceFor(entry, globalThis.location?.href ?? 'http://localhost/'), label: entry.label, dtype: entry.dtype };
+}
+
+export const useModels = create<ModelState>()(
+  persist(
+    (set, get) => ({
+      mllmChoice: 'tiny-smolvlm',
+      mllmEngine: 'onnx',
+      clipChoice: 'tiny-clip',
+      mllm: emptySlot(),
+      clip: emptySlot(),
+      setChoice: (role, id) => set(role === 'mllm' ? { mllmChoice: id } : { clipChoice: id }),
+      setEngine: (engine) => set({ mllmEngine: engine }),
+      load: async (role, origin) => {
+        const { source, label, dtype } = originSource(origin);
+        const slotKey = role;
+        const update = (patch: Partial<ModelSlot<unknown>>) =>
+          set((state) => ({ [slotKey]: { ...state[slotKey], ...patch } }) as Partial<ModelState>);
+        const onFile = (file: string, loaded: number, total: number) =>
+          set((state) => ({
+            [slotKey]: { ...state[slotKey], files: { ...state[slotKey].files, [file]: { loaded, total } } },
+          }) as Partial<ModelState>);
+        const previous = get()[slotKey].handle;
+        update({ status: 'loading', label, files: {}, error: null, notice: null, handle: null });
+        previous?.dispose();
+        try {
+          if (role === 'clip') {
+            const scorer = await loadClipScorer(source, {
+              dtype: typeof dtype === 'string' ? dtype : 'fp32',
+              onProgress: (p) => onFile(p.file, p.perFile[p.file]?.loaded ?? 0, p.perFile[p.file]?.total ?? 0),
+            });
+            update({ status: 'ready', handle: scorer, notice: scorer.fallbackReason && `Running on ${scorer.device}: ${scorer.fallbackReason}` });
+          } else if (get().mllmEngine === 'onnx') {
+            const engine = await loadOnnxEngine(source, {
+              dtype,
+              onProgress: (p) => onFile(p.file, p.perFile[p.file]?.loaded ?? 0, p.perFile[p.file]?.total ?? 0),
+            });
+            update({ status: 'ready', handle: engine, notice: engine.fallbackReason && `Running on ${engine.device}: ${engine.fallbackReason}` });
+          } else {
+            const engine = await loadTfjsEngine(source, { onProgress: (p) => onFile(p.file, p.loaded, p.total) });
+            update({ status: 'ready', handle: engine });
+          }
+        } catch (err) {
+          update({ status: 'error', error: describeLoadFailure(err) });
+        }
+      },
+    }),
+    {
+      name: 'aspo-workbench/models',
+      version: 1,
+      partialize: (s) => ({ mllmChoice: s.mllmChoice, mllmEngine: s.mllmEngine, clipChoice: s.clipChoice }),
+    },
+  ),
+);

@@ -1,0 +1,113 @@
+import { useRef } from 'react';
+import { CATALOG, catalogEntry, type EngineKind, type ModelRole } from '../../models/catalog';
+import { useModels, type ModelSlot } from '../../state/modelStore';
+
+function megabytes(bytes: number): string {
+  return `${(bytes / 1e6).toFixed(bytes < 1e7 ? 2 : 0)} MB`;
+}
+
+function Progress({ slot, role }: { slot: ModelSlot<unknown>; role: ModelRole }) {
+  const files = Object.entries(slot.files);
+  const loaded = files.reduce((s, [, f]) => s + f.loaded, 0);
+  const total = files.reduce((s, [, f]) => s + Math.max(f.total, f.loaded), 0);
+  return (
+    <div className="model-status" data-testid={`${role}-status`} data-status={slot.status} aria-live="polite">
+      {slot.status === 'idle' && <span>Not loaded.</span>}
+      {slot.status === 'loading' && (
+        <>
+          <span>
+            Loading {slot.label}… {megabytes(loaded)}
+            {total > 0 ? ` of ${megabytes(total)}` : ''}
+          </span>
+          <progress aria-label={`${role} download, all files`} max={total || 1} value={loaded} data-testid={`${role}-progress`} />
+          <ul className="file-progress">
+            {files.map(([name, f]) => (
+              <li key={name}>
+                <span className="file-name">{name}</span>
+                <progress aria-label={`${name} download`} max={Math.max(f.total, f.loaded, 1)} value={f.loaded} />
+              </li>
+            ))}
+          </ul>
+        </>
+      )}
+      {slot.status === 'ready' && <span className="ready">Ready: {slot.label}</span>}
+      {slot.notice && <p className="notice">{slot.notice}</p>}
+      {slot.status === 'error' && (
+        <p role="alert" className="field-error" data-testid={`${role}-error`}>
+          Could not load {slot.label}: {slot.error}
+        </p>
+      )}
+    </div>
+  );
+}
+
+function ModelRow({ role }: { role: ModelRole }) {
+  const models = useModels();
+  const folderInput = useRef<HTMLInputElement>(null);
+  const choice = role === 'mllm' ? models.mllmChoice : models.clipChoice;
+  const slot = role === 'mllm' ? models.mllm : models.clip;
+  const entry = catalogEntry(choice);
+  const busy = slot.status === 'loading';
+  const title = role === 'mllm' ? 'Multimodal model (log-probs, PPL_i and rewards)' : 'CLIP (sentence–image similarity S_i)';
+  return (
+    <fieldset className="model-row">
+      <legend>{title}</legend>
+      <label>
+        <span className="sr-only">{title}</span>
+        <select value={choice} data-testid={`${role}-choice`} onChange={(e) => models.setChoice(role, e.target.value)} disabled={busy}>
+          {CATALOG.filter((e) => e.role === role).map((e) => (
+            <option key={e.id} value={e.id}>
+              {e.label}
+            </option>
+          ))}
+        </select>
+      </label>
+      {role === 'mllm' && (
+        <label>
+          Engine{' '}
+          <select value={models.mllmEngine} data-testid="mllm-engine" disabled={busy} onChange={(e) => models.setEngine(e.target.value as EngineKind)}>
+            {entry.engines.map((engine) => (
+              <option key={engine} value={engine}>
+                {engine === 'onnx' ? 'ONNX (transformers.js, quantized, inference)' : 'TF.js (trainable, LoRA)'}
+              </option>
+            ))}
+          </select>
+        </label>
+      )}
+      <span className="model-facts">
+        {entry.download} · {entry.dtypeLabel}
+      </span>
+      <button type="button" data-testid={`${role}-load`} disabled={busy} onClick={() => void models.load(role, { entryId: choice })}>
+        Load
+      </button>
+      <button type="button" disabled={busy} onClick={() => folderInput.current?.click()}>
+        Load a folder…
+      </button>
+      <input
+        ref={folderInput}
+        type="file"
+        hidden
+        multiple
+        data-testid={`${role}-folder`}
+        // @ts-expect-error: webkitdirectory is not in React's types, but every current browser supports it
+        webkitdirectory=""
+        onChange={(e) => {
+          const files = [...(e.target.files ?? [])];
+          if (files.length) void models.load(role, { files, name: files[0].webkitRelativePath.split('/')[0] || 'local folder' });
+          e.target.value = '';
+        }}
+      />
+      <Progress slot={slot} role={role} />
+    </fieldset>
+  );
+}
+
+export function ModelPanel() {
+  return (
+    <section className="model-panel" aria-label="Models">
+      <h2>Models</h2>
+      <ModelRow role="mllm" />
+      <ModelRow role="clip" />
+    </section>
+  );
+}
