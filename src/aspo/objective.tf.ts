@@ -107,7 +107,7 @@ export function aspoObjectiveTf(input: AspoTfInput): AspoTfResult {
     const chosenRef = tf.tensor1d(input.chosenRefLogps, 'float32');
     const chosenDiff = tf.sub(chosenPolicyLogps, chosenRef);
     // Zero-length tensors make the WebGPU backend allocate a zero-size buffer, which it refuses; an empty sum is 0.
-    const sumOf = (t: tf.Tensor1D) => (t.shape[0] === 0 ? tf.scalar(0) : tf.sum(t));
+    const sumOf = (t: tf.Tensor) => (t.size === 0 ? tf.scalar(0) : tf.sum(t));
     const rejectedDiff = tf.sub(rejectedPolicyLogps, tf.tensor1d(input.rejectedRefLogps, 'float32'));
     const coefficients = tf.tensor1d(
       tokenUnit.map((u) => 1 + weights[u]),
