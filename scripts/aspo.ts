@@ -5,9 +5,13 @@
 import * as tf from '@tensorflow/tfjs';
 import { UsageError, type Command } from './cli/args';
 import { logprobsCommand } from './cli/logprobs';
+import { similarityCommand } from './cli/similarity';
+import { trainCommand } from './cli/train';
 
 const COMMANDS: Record<string, Command> = {
   logprobs: logprobsCommand,
+  similarity: similarityCommand,
+  train: trainCommand,
 };
 
 const usage = () =>

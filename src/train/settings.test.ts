@@ -1,0 +1,43 @@
+import { describe, expect, it } from 'vitest';
+import { DEFAULT_TRAIN_SETTINGS, resolveSettings, totalSteps, validateSettings } from './settings';
+
+describe('training settings', () => {
+  it('defaults fit a small model in a browser', () => {
+    const s = resolveSettings();
+    expect(s.lora.r).toBe(16);
+    expect(s.lora.alpha).toBe(32);
+    expect(s.lr).toBe(5e-5);
+    expect(s.beta).toBe(0.1);
+    expect(s.alpha).toBe(0.5);
+    expect(s.objective).toBe('aspo');
+    expect(s.lora.targetModules).toEqual(['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj']);
+    expect(validateSettings(s)).toEqual([]);
+  });
+
+  it('steps replace the default epochs, epochs replace steps; the count follows', () => {
+    const bySteps = resolveSettings({ steps: 30 });
+    expect(bySteps.epochs).toBeNull();
+    expect(totalSteps(bySteps, 24)).toBe(30);
+    const byEpochs = resolveSettings({ epochs: 2, batchSize: 5 });
+    expect(byEpochs.steps).toBeNull();
+    expect(totalSteps(byEpochs, 24)).toBe(10); // ⌈2·24/5⌉
+    expect(resolveSettings({ lora: { r: 4 } }).lora).toMatchObject({ r: 4, alpha: 32 });
+    expect(DEFAULT_TRAIN_SETTINGS.lora.r).toBe(16); // not mutated
+  });
+
+  it('reports every problem with the field named', () => {
+    const bad = () =>
+      resolveSettings({ alpha: 1.5, beta: 0, lr: -1, batchSize: 0, lora: { r: 2.5 }, normalization: 'max' as never, maxSeqLen: 2 });
+    expect(bad).toThrow(RangeError);
+    try {
+      bad();
+    } catch (err) {
+      const msg = (err as Error).message;
+      for (const field of ['alpha (α)', 'beta (β)', 'lr', 'batchSize', 'lora.r', 'normalization', 'maxSeqLen']) expect(msg).toContain(field);
+    }
+    expect(() => resolveSettings({ steps: 3, epochs: 1 })).toThrow(/steps or epochs, not both/);
+    expect(() => resolveSettings({ steps: null, epochs: null })).toThrow(/either steps or epochs/);
+    expect(() => resolveSettings({ granularity: 'word' as never })).toThrow(/granularity/);
+    expect(() => resolveSettings({ gradClipNorm: -1 })).toThrow(/gradClipNorm/);
+  });
+});
