@@ -17,5 +17,4 @@ export {
 export { resolveSettings, validateSettings, totalSteps, DEFAULT_TRAIN_SETTINGS, type TrainSettings, type TrainSettingsInput, type LoraSettings } from './settings';
 export { learningRate } from './schedule';
 export { exportPeftAdapter, importPeftAdapter, peftAdapterConfig, peftTargetModules, type PeftFiles, type PeftExportOptions } from './peft';
-export { trainingLogprobs } from './logprobs';
 export { Adam, type AdamState } from './adam';

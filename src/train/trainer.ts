@@ -33,7 +33,6 @@ import type { EncodedPrompt, TfjsEngine } from '../models/tfjs/engine';
 import type { LoraAdapters, LoraOptions } from '../models/tfjs/lora';
 import { Prng } from '../models/tfjs/prng';
 import { Adam } from './adam';
-import { trainingLogprobs } from './logprobs';
 import { learningRate } from './schedule';
 import { resolveSettings, totalSteps, type TrainSettings, type TrainSettingsInput } from './settings';
 
@@ -298,7 +297,7 @@ export class Trainer {
     }
     similarity = similarity.slice(0, keptSentences);
     // Reference log-probs: adapters off, once per pair.
-    const ref = trainingLogprobs(engine, encoded, [{ ids: chosenIds }, { ids: rejectedIds }], false);
+    const ref = engine.responseLogprobs(encoded, [{ ids: chosenIds }, { ids: rejectedIds }], false);
     const values = (await ref.data()) as Float32Array;
     const width = ref.shape[1];
     ref.dispose();
@@ -354,7 +353,7 @@ export class Trainer {
 
   /** Detached policy log-probs of chosen and rejected (no gradient). */
   private async policyValues(p: PreparedPair): Promise<{ chosen: number[]; rejected: number[] }> {
-    const lp = trainingLogprobs(this.engine, p.encoded, [{ ids: p.chosen.ids }, { ids: p.rejected.ids }], true);
+    const lp = this.engine.responseLogprobs(p.encoded, [{ ids: p.chosen.ids }, { ids: p.rejected.ids }], true);
     const values = (await lp.data()) as Float32Array;
     const width = lp.shape[1];
     lp.dispose();
@@ -397,7 +396,7 @@ export class Trainer {
       const nc = p.chosen.ids.length;
       const nr = p.rejected.ids.length;
       const { value, grads } = tf.variableGrads(() => {
-        const lp = trainingLogprobs(this.engine, p.encoded, [{ ids: p.chosen.ids }, { ids: p.rejected.ids }], true);
+        const lp = this.engine.responseLogprobs(p.encoded, [{ ids: p.chosen.ids }, { ids: p.rejected.ids }], true);
         kept.push(tf.keep(lp));
         const result = aspoObjectiveTf({
           chosenPolicyLogps: lp.slice([0, 0], [1, nc]).reshape([nc]) as tf.Tensor1D,

@@ -126,7 +126,7 @@ describe('TF.js engine', () => {
     const batch = RESPONSES.map((r) => engine.encodeResponse(encoded, PROMPT, r));
     const optimizer = tf.train.adam(0.05);
     for (let step = 0; step < 3; step++) {
-      optimizer.minimize(() => engine.responseLogprobs(encoded, batch, true).sum().neg() as tf.Scalar);
+      optimizer.minimize(() => engine.responseLogprobs(encoded, batch.map((b) => b.tokens), true).sum().neg() as tf.Scalar);
     }
     optimizer.dispose();
     const trained = await engine.logprobs(request);
