@@ -7,6 +7,7 @@ import { adaptiveWeights, aspoObjective, assignTokensToSentences, splitSentences
 import { loadClipScorer } from '../src/models/clip';
 import { loadOnnxEngine } from '../src/models/onnx/engine';
 import { FIXTURE_MODELS, fixtureSource, nodeFolderSource } from '../scripts/lib/nodeModelSource';
+import { startModelMirror } from '../scripts/lib/modelMirror';
 
 const OUTPUT = 'e2e-output';
 const PROMPT = 'Describe the image.';
@@ -129,4 +130,41 @@ test('a broken model folder gives its message and the app keeps working', async 
   await page.getByTestId('chosen-text').fill('Still works. Yes.');
   await expect(page.getByTestId('chosen-sentence-1')).toHaveText(/Yes\./);
   rmSync(dir, { recursive: true, force: true });
+});
+
+test('a hub id loads from a mirror with progress, and after a reload comes from Cache Storage without a request', async ({ page }) => {
+  const mirror = await startModelMirror(FIXTURE_MODELS);
+  const toMirror: string[] = [];
+  page.on('request', (r) => {
+    if (r.url().startsWith(mirror.url)) toMirror.push(r.url());
+  });
+  try {
+    await page.goto('/');
+    await page.getByTestId('hub-endpoint').fill(mirror.url);
+    await page.getByTestId('hub-endpoint').blur();
+    await page.getByTestId('clip-hub-id').fill('test-org/tiny-clip');
+    const progressShown = page.getByTestId('clip-progress').waitFor({ state: 'attached', timeout: 60_000 });
+    await page.getByTestId('clip-hub-load').click();
+    await progressShown;
+    await expect(page.getByTestId('clip-status')).toHaveAttribute('data-status', 'ready', { timeout: 60_000 });
+    expect(toMirror.some((u) => u.endsWith('/test-org/tiny-clip/resolve/main/onnx/text_model.onnx'))).toBe(true);
+    const cached = await page.evaluate(async () => (await (await caches.open('aspo-models')).keys()).map((r) => r.url));
+    expect(cached.some((u) => u.endsWith('onnx/vision_model.onnx'))).toBe(true);
+
+    await page.reload();
+    const before = toMirror.length;
+    const hitsBefore = mirror.hits.length;
+    await expect(page.getByTestId('hub-endpoint')).toHaveValue(mirror.url);
+    await page.getByTestId('clip-hub-id').fill('test-org/tiny-clip');
+    await page.getByTestId('clip-hub-load').click();
+    await expect(page.getByTestId('clip-status')).toHaveAttribute('data-status', 'ready', { timeout: 60_000 });
+    expect(toMirror.slice(before)).toEqual([]);
+    expect(mirror.hits.length).toBe(hitsBefore);
+
+    await page.getByTestId('mllm-hub-id').fill('test-org/no-such-model');
+    await page.getByTestId('mllm-hub-load').click();
+    await expect(page.getByTestId('mllm-error')).toContainText('HTTP 404');
+  } finally {
+    await mirror.close();
+  }
 });

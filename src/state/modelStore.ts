@@ -4,7 +4,7 @@ import { catalogEntry, sourceFor, type EngineKind, type ModelRole } from '../mod
 import { loadClipScorer, type ClipScorer } from '../models/clip';
 import type { MllmEngine } from '../models/engine';
 import { loadOnnxEngine } from '../models/onnx/engine';
-import { folderSource, ModelFileError, type ModelSource } from '../models/sources';
+import { folderSource, hubSource, ModelFileError, type ModelSource } from '../models/sources';
 import { loadTfjsEngine } from '../models/tfjs/engine';
 
 export interface FileLoad {
@@ -23,8 +23,10 @@ export interface ModelSlot<T> {
   handle: T | null;
 }
 
-/** Where to load from: a catalog entry, or the files of a folder the user picked. */
-export type ModelOrigin = { entryId: string } | { files: File[]; name: string };
+/** Where to load from: a catalog entry, any hub repo id, or the files of a folder the user picked. */
+export type ModelOrigin = { entryId: string } | { hubId: string } | { files: File[]; name: string };
+
+export const DEFAULT_HUB_ENDPOINT = 'https://huggingface.co';
 
 const emptySlot = <T>(): ModelSlot<T> => ({ status: 'idle', label: '', files: {}, error: null, notice: null, handle: null });
 
@@ -48,17 +50,25 @@ interface ModelState {
   mllmChoice: string;
   mllmEngine: EngineKind;
   clipChoice: string;
+  /** Where hub ids are downloaded from: the Hugging Face Hub, or a mirror with the same layout. */
+  hubEndpoint: string;
   mllm: ModelSlot<MllmEngine>;
   clip: ModelSlot<ClipScorer>;
   setChoice: (role: ModelRole, id: string) => void;
   setEngine: (engine: EngineKind) => void;
+  setHubEndpoint: (endpoint: string) => void;
   load: (role: ModelRole, origin: ModelOrigin) => Promise<void>;
 }
 
-function originSource(origin: ModelOrigin): { source: ModelSource; label: string; dtype: ReturnType<typeof catalogEntry>['dtype'] } {
+function originSource(
+  origin: ModelOrigin,
+  endpoint: string,
+): { source: ModelSource; label: string; dtype: ReturnType<typeof catalogEntry>['dtype'] } {
   if ('files' in origin) return { source: folderSource(origin.files, { label: origin.name }), label: origin.name, dtype: 'fp32' };
+  if ('hubId' in origin) return { source: hubSource(origin.hubId, { endpoint }), label: origin.hubId, dtype: 'fp32' };
   const entry = catalogEntry(origin.entryId);
-  return { source: sourceFor(entry, globalThis.location?.href ?? 'http://localhost/'), label: entry.label, dtype: entry.dtype };
+  const source = entry.origin === 'hub' ? hubSource(entry.path, { endpoint }) : sourceFor(entry, globalThis.location?.href ?? 'http://localhost/');
+  return { source, label: entry.label, dtype: entry.dtype };
 }
 
 export const useModels = create<ModelState>()(
@@ -67,12 +77,14 @@ export const useModels = create<ModelState>()(
       mllmChoice: 'tiny-smolvlm',
       mllmEngine: 'onnx',
       clipChoice: 'tiny-clip',
+      hubEndpoint: DEFAULT_HUB_ENDPOINT,
       mllm: emptySlot(),
       clip: emptySlot(),
       setChoice: (role, id) => set(role === 'mllm' ? { mllmChoice: id } : { clipChoice: id }),
       setEngine: (engine) => set({ mllmEngine: engine }),
+      setHubEndpoint: (endpoint) => set({ hubEndpoint: endpoint.replace(/\/+$/, '') || DEFAULT_HUB_ENDPOINT }),
       load: async (role, origin) => {
-        const { source, label, dtype } = originSource(origin);
+        const { source, label, dtype } = originSource(origin, get().hubEndpoint);
         const slotKey = role;
         const update = (patch: Partial<ModelSlot<unknown>>) =>
           set((state) => ({ [slotKey]: { ...state[slotKey], ...patch } }) as Partial<ModelState>);
@@ -108,7 +120,7 @@ export const useModels = create<ModelState>()(
     {
       name: 'aspo-workbench/models',
       version: 1,
-      partialize: (s) => ({ mllmChoice: s.mllmChoice, mllmEngine: s.mllmEngine, clipChoice: s.clipChoice }),
+      partialize: (s) => ({ mllmChoice: s.mllmChoice, mllmEngine: s.mllmEngine, clipChoice: s.clipChoice, hubEndpoint: s.hubEndpoint }),
     },
   ),
 );

@@ -1,4 +1,4 @@
-import { useRef } from 'react';
+import { useRef, useState } from 'react';
 import { CATALOG, catalogEntry, type EngineKind, type ModelRole } from '../../models/catalog';
 import { useModels, type ModelSlot } from '../../state/modelStore';
 
@@ -44,6 +44,7 @@ function Progress({ slot, role }: { slot: ModelSlot<unknown>; role: ModelRole })
 function ModelRow({ role }: { role: ModelRole }) {
   const models = useModels();
   const folderInput = useRef<HTMLInputElement>(null);
+  const [hubId, setHubId] = useState('');
   const choice = role === 'mllm' ? models.mllmChoice : models.clipChoice;
   const slot = role === 'mllm' ? models.mllm : models.clip;
   const entry = catalogEntry(choice);
@@ -83,6 +84,28 @@ function ModelRow({ role }: { role: ModelRole }) {
       <button type="button" disabled={busy} onClick={() => folderInput.current?.click()}>
         Load a folder…
       </button>
+      <form
+        className="hub-id"
+        onSubmit={(e) => {
+          e.preventDefault();
+          if (hubId.trim()) void models.load(role, { hubId: hubId.trim() });
+        }}
+      >
+        <label>
+          or a hub id{' '}
+          <input
+            type="text"
+            value={hubId}
+            placeholder="org/name"
+            spellCheck={false}
+            data-testid={`${role}-hub-id`}
+            onChange={(e) => setHubId(e.target.value)}
+          />
+        </label>
+        <button type="submit" disabled={busy || !hubId.trim()} data-testid={`${role}-hub-load`}>
+          Load
+        </button>
+      </form>
       <input
         ref={folderInput}
         type="file"
@@ -102,10 +125,32 @@ function ModelRow({ role }: { role: ModelRole }) {
   );
 }
 
+function HubEndpoint() {
+  const { hubEndpoint, setHubEndpoint } = useModels();
+  const [draft, setDraft] = useState<string | null>(null);
+  return (
+    <label className="hub-endpoint">
+      Hub{' '}
+      <input
+        type="url"
+        value={draft ?? hubEndpoint}
+        data-testid="hub-endpoint"
+        title="Where hub ids are downloaded from: the Hugging Face Hub, or a mirror with the same /{id}/resolve/{revision}/{file} layout"
+        onChange={(e) => setDraft(e.target.value)}
+        onBlur={() => {
+          if (draft !== null) setHubEndpoint(draft);
+          setDraft(null);
+        }}
+      />
+    </label>
+  );
+}
+
 export function ModelPanel() {
   return (
     <section className="model-panel" aria-label="Models">
       <h2>Models</h2>
+      <HubEndpoint />
       <ModelRow role="mllm" />
       <ModelRow role="clip" />
     </section>
