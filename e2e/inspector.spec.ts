@@ -168,3 +168,27 @@ test('a hub id loads from a mirror with progress, and after a reload comes from 
     await mirror.close();
   }
 });
+
+test('offline downloads and unsupported architectures get messages a user can act on, and the app stays usable', async ({ page }) => {
+  const dir = mkdtempSync(join(tmpdir(), 'aspo-bert-'));
+  const bert = join(dir, 'some-bert');
+  cpSync(join(FIXTURE_MODELS, 'tiny-smollm2'), bert, { recursive: true });
+  writeFileSync(join(bert, 'config.json'), JSON.stringify({ model_type: 'bert', hidden_size: 8 }));
+  await page.goto('/');
+  await page.getByTestId('mllm-engine').selectOption('tfjs');
+  await page.getByTestId('mllm-folder').setInputFiles(bert);
+  await expect(page.getByTestId('mllm-error')).toContainText('bert');
+  await expect(page.getByTestId('mllm-error')).toContainText('idefics3');
+
+  // The network drops every request to the hub: the message says so and points to the offline ways.
+  await page.route('http://hub.invalid/**', (route) => route.abort('internetdisconnected'));
+  await page.getByTestId('hub-endpoint').fill('http://hub.invalid');
+  await page.getByTestId('hub-endpoint').blur();
+  await page.getByTestId('clip-hub-id').fill('test-org/tiny-clip');
+  await page.getByTestId('clip-hub-load').click();
+  await expect(page.getByTestId('clip-error')).toContainText('local folder');
+
+  await page.getByTestId('chosen-text').fill('Still here. Fine.');
+  await expect(page.getByTestId('chosen-sentence-1')).toHaveText(/Fine\./);
+  rmSync(dir, { recursive: true, force: true });
+});
