@@ -30,3 +30,4 @@ export type {
 export { aspoObjectiveTf } from './objective.tf';
 export type { AspoTfInput, AspoTfResult } from './objective.tf';
 export { clipSimilarity } from './similarity';
+export { sentenceWeightsTf } from './weights.tf';

@@ -26,6 +26,7 @@ import * as tf from '@tensorflow/tfjs';
 import { RawImage } from '@huggingface/transformers';
 import { granularityUnits, aspoBatchMetrics, type BatchMetrics, type PairScores } from '../aspo/objective';
 import { aspoObjectiveTf } from '../aspo/objective.tf';
+import { sentenceWeightsTf } from '../aspo/weights.tf';
 import { assignTokensToSentences, splitSentences } from '../aspo/sentences';
 import type { PreferencePair } from '../data/pairs';
 import { sandboxImage } from '../data/sandbox';
@@ -243,10 +244,18 @@ export class Trainer {
     return this.prepared !== null;
   }
 
-  /** Whether a step needs the detached policy log-probs before its gradient pass. */
+  /** Whether the weights depend on the current policy's (detached) log-probs. */
   private get weightsNeedPolicy(): boolean {
     const s = this.settings;
     return s.objective === 'aspo' && s.perplexitySource === 'policy' && s.alpha < 1;
+  }
+
+  /**
+   * Sentence weights from the policy are computed inside the gradient pass (`sentenceWeightsTf`), so ASPO runs
+   * one forward per pair like DPO; the token and response ablations read them first in a forward without gradient.
+   */
+  private get weightsInGraph(): boolean {
+    return this.weightsNeedPolicy && this.settings.granularity === 'sentence';
   }
 
   private get needsSimilarity(): boolean {
@@ -380,7 +389,7 @@ export class Trainer {
 
     // 1–2: weights from detached policy log-probs (or the reference's, when they do not depend on the policy).
     // All forwards are queued before the first read-back, so a GPU backend is synchronised once per step here.
-    const policies = this.weightsNeedPolicy
+    const policies = this.weightsNeedPolicy && !this.weightsInGraph
       ? await Promise.all(batch.map((p) => this.policyValues(p)))
       : batch.map((p) => ({ chosen: p.chosen.refLogps, rejected: p.rejected.refLogps }));
     const units = granularityUnits(
@@ -398,13 +407,15 @@ export class Trainer {
       const { value, grads } = tf.variableGrads(() => {
         const lp = this.engine.responseLogprobs(p.encoded, [{ ids: p.chosen.ids }, { ids: p.rejected.ids }], true);
         kept.push(tf.keep(lp));
+        const chosenPolicyLogps = lp.slice([0, 0], [1, nc]).reshape([nc]) as tf.Tensor1D;
+        const inGraph = this.weightsInGraph;
         const result = aspoObjectiveTf({
-          chosenPolicyLogps: lp.slice([0, 0], [1, nc]).reshape([nc]) as tf.Tensor1D,
+          chosenPolicyLogps,
           rejectedPolicyLogps: lp.slice([1, 0], [1, nr]).reshape([nr]) as tf.Tensor1D,
           chosenRefLogps: p.chosen.refLogps,
           rejectedRefLogps: p.rejected.refLogps,
-          tokenUnit: units[j].tokenUnit,
-          weights: units[j].weights,
+          tokenUnit: inGraph ? p.chosen.tokenSentence : units[j].tokenUnit,
+          weights: inGraph ? sentenceWeightsTf(p.similarity, chosenPolicyLogps, p.chosen.tokenSentence, s.alpha) : units[j].weights,
           beta: s.beta,
           normalization: s.normalization,
         });
