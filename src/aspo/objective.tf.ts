@@ -19,8 +19,8 @@ export interface AspoTfInput {
   rejectedRefLogps: number[];
   /** Unit index of each chosen token. */
   tokenUnit: number[];
-  /** One weight per unit of the chosen response. */
-  weights: number[];
+  /** One weight per unit of the chosen response; a tensor must already be detached (see `sentenceWeightsTf`). */
+  weights: number[] | tf.Tensor1D;
   beta: number;
   normalization: Normalization;
 }
@@ -49,7 +49,7 @@ function rewardRatioLambda(
   chosenRef: tf.Tensor1D,
   coefficients: tf.Tensor1D,
   beta: number,
-  fallback: number,
+  fallback: tf.Scalar,
 ): tf.Scalar {
   const shape = chosenPolicyLogps.shape;
   const op = tf.customGrad((logps) => ({
@@ -59,7 +59,7 @@ function rewardRatioLambda(
       const rcWeighted = tf.mul(beta, tf.sum(tf.mul(coefficients, diff)));
       const tooSmall = tf.less(tf.abs(rcWeighted), REWARD_RATIO_EPSILON);
       const safeDenominator = tf.where(tooSmall, tf.onesLike(rcWeighted), rcWeighted);
-      return tf.where(tooSmall, tf.scalar(fallback), tf.div(rc, safeDenominator));
+      return tf.where(tooSmall, fallback, tf.div(rc, safeDenominator));
     }),
     // Shape captured as numbers: the input tensor may be disposed before backprop.
     gradFunc: () => tf.zeros(shape),
@@ -86,9 +86,10 @@ function validate(input: AspoTfInput): void {
       `rejectedPolicyLogps has ${nRejected} tokens but rejectedRefLogps has ${rejectedRefLogps.length}`,
     );
   }
+  const units = Array.isArray(weights) ? weights.length : weights.shape[0];
   tokenUnit.forEach((u, t) => {
-    if (!Number.isInteger(u) || u < 0 || u >= weights.length) {
-      throw new RangeError(`tokenUnit[${t}] = ${u} is not a unit index in [0, ${weights.length})`);
+    if (!Number.isInteger(u) || u < 0 || u >= units) {
+      throw new RangeError(`tokenUnit[${t}] = ${u} is not a unit index in [0, ${units})`);
     }
   });
   if (!Number.isFinite(beta)) throw new RangeError(`beta must be a finite number, got ${beta}`);
@@ -109,10 +110,19 @@ export function aspoObjectiveTf(input: AspoTfInput): AspoTfResult {
     // Zero-length tensors make the WebGPU backend allocate a zero-size buffer, which it refuses; an empty sum is 0.
     const sumOf = (t: tf.Tensor) => (t.size === 0 ? tf.scalar(0) : tf.sum(t));
     const rejectedDiff = tf.sub(rejectedPolicyLogps, tf.tensor1d(input.rejectedRefLogps, 'float32'));
-    const coefficients = tf.tensor1d(
-      tokenUnit.map((u) => 1 + weights[u]),
-      'float32',
-    );
+    const onePlusWeight = Array.isArray(weights) ? null : tf.add(1, weights);
+    const coefficients = onePlusWeight
+      ? (tf.gather(onePlusWeight, tf.tensor1d(tokenUnit, 'int32')) as tf.Tensor1D)
+      : tf.tensor1d(
+          tokenUnit.map((u) => 1 + (weights as number[])[u]),
+          'float32',
+        );
+    // The `mean` λ, K / Σ(1 + w_i), also the reward-ratio fallback.
+    const mean: tf.Scalar = onePlusWeight
+      ? onePlusWeight.size === 0
+        ? tf.scalar(1)
+        : tf.div(onePlusWeight.size, tf.sum(onePlusWeight))
+      : tf.scalar(meanLambda(weights as number[]));
     const rewardChosen = tf.mul(betaT, sumOf(chosenDiff));
     const rewardRejected = tf.mul(betaT, sumOf(rejectedDiff));
     const rewardChosenWeighted = tf.mul(betaT, sumOf(tf.mul(coefficients, chosenDiff)));
@@ -121,9 +131,9 @@ export function aspoObjectiveTf(input: AspoTfInput): AspoTfResult {
     if (normalization === 'none') {
       lambda = tf.scalar(1);
     } else if (normalization === 'mean') {
-      lambda = tf.scalar(meanLambda(weights));
+      lambda = mean;
     } else if (normalization === 'reward-ratio') {
-      lambda = rewardRatioLambda(chosenPolicyLogps, chosenRef, coefficients, beta, meanLambda(weights));
+      lambda = rewardRatioLambda(chosenPolicyLogps, chosenRef, coefficients, beta, mean);
     } else {
       throw new RangeError(`unknown normalization ${String(normalization)}`);
     }
