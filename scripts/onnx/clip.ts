@@ -26,7 +26,7 @@
  */
 import { GraphBuilder, type WeightTensor } from './builder';
 import { encoderBlock, type WeightMap } from './idefics3';
-import { Prng } from './prng';
+import { Prng } from '../../src/models/prng';
 
 export interface ClipTextConfig {
   hidden_size: number;

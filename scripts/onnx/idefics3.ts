@@ -43,7 +43,7 @@
  * published SmolVLM export.
  */
 import { FLOAT32_LOWEST, GraphBuilder, type WeightTensor } from './builder';
-import { Prng } from './prng';
+import { Prng } from '../../src/models/prng';
 
 export type WeightMap = Map<string, WeightTensor>;
 

@@ -32,7 +32,7 @@ import type { PreferencePair } from '../data/pairs';
 import { sandboxImage } from '../data/sandbox';
 import type { EncodedPrompt, TfjsEngine } from '../models/tfjs/engine';
 import type { LoraAdapters, LoraOptions } from '../models/tfjs/lora';
-import { Prng } from '../models/tfjs/prng';
+import { Prng } from '../models/prng';
 import { Adam } from './adam';
 import { learningRate } from './schedule';
 import { resolveSettings, totalSteps, type TrainSettings, type TrainSettingsInput } from './settings';

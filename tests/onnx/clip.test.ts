@@ -1,6 +1,6 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { buildClipOnnx, clipPoolingRule, clipWeightShapes, makeTinyClip, type ClipConfig } from '../../scripts/onnx/clip';
-import { Prng } from '../../scripts/onnx/prng';
+import { Prng } from '../../src/models/prng';
 import { f32, floats, i64, ort, session, uniform } from './helpers';
 import { clipTextRef, clipVisionRef, maxAbsDiff } from './reference';
 

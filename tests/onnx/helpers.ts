@@ -1,5 +1,5 @@
 import * as ort from 'onnxruntime-node';
-import { Prng } from '../../scripts/onnx/prng';
+import { Prng } from '../../src/models/prng';
 
 export { ort };
 

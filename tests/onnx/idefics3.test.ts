@@ -1,7 +1,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import onnxProto from 'onnx-proto';
 import { buildIdefics3Onnx, idefics3WeightShapes, randomIdefics3Weights, type Idefics3Config } from '../../scripts/onnx/idefics3';
-import { Prng } from '../../scripts/onnx/prng';
+import { Prng } from '../../src/models/prng';
 import { bool, f32, floats, i64, ort, positionIdsFromMask, session, sliceBT, uniform } from './helpers';
 import { idefics3ImageFeaturesRef, llamaRef, maxAbsDiff } from './reference';
 

@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import * as ortWeb from 'onnxruntime-web';
 import { buildClipOnnx, makeTinyClip } from '../../scripts/onnx/clip';
 import { buildIdefics3Onnx, randomIdefics3Weights, type Idefics3Config } from '../../scripts/onnx/idefics3';
-import { Prng } from '../../scripts/onnx/prng';
+import { Prng } from '../../src/models/prng';
 import { ort, session, uniform } from './helpers';
 import { maxAbsDiff } from './reference';
 

@@ -16,7 +16,7 @@ import {
 } from '@huggingface/transformers';
 import { buildClipOnnx, makeTinyClip } from '../../scripts/onnx/clip';
 import { buildIdefics3Onnx, randomIdefics3Weights, type Idefics3Config } from '../../scripts/onnx/idefics3';
-import { Prng } from '../../scripts/onnx/prng';
+import { Prng } from '../../src/models/prng';
 import { uniform } from './helpers';
 import { clipTextRef, clipVisionRef, idefics3ImageFeaturesRef, llamaRef, maxAbsDiff } from './reference';
 

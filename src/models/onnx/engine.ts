@@ -25,7 +25,8 @@ import type { GenerateRequest, GenerateResult, LogprobsRequest, MllmEngine, Resp
 import { imageKey } from '../imageKey';
 import { loadFiles, type ModelSource, type TotalProgress } from '../sources';
 import { promptText, tokenizeResponse, type ChatFormat, type ResponseTokens } from '../teacherForcing';
-import { Prng } from '../tfjs/prng';
+import { Prng } from '../prng';
+import { argmax, sample } from '../sampling';
 import { checkOnnxFile, ensureOnnxRuntime, withSource } from '../transformersEnv';
 
 /** transformers.js data types, and the file-name suffix each one loads (`decoder_model_merged_q4.onnx`, …). */
@@ -98,42 +99,6 @@ function positionIds(mask: number[][], offset = 0): number[][] {
 
 function disposeAll(tensors: Iterable<Tensor | undefined | null>): void {
   for (const t of tensors) t?.dispose();
-}
-
-/** Sample from softmax(logits / temperature), restricted to the top-p nucleus: the TF.js engine's sampler, so one seed picks the same tokens in both. */
-export function sampleToken(logits: ArrayLike<number>, temperature: number, topP: number, prng: Prng): number {
-  let max = -Infinity;
-  for (let i = 0; i < logits.length; i++) max = Math.max(max, logits[i]);
-  const p = new Float64Array(logits.length);
-  let sum = 0;
-  for (let i = 0; i < logits.length; i++) sum += p[i] = Math.exp((logits[i] - max) / temperature);
-  let allowed: number[];
-  if (topP < 1) {
-    const order = Array.from({ length: p.length }, (_, i) => i).sort((a, b) => p[b] - p[a]);
-    allowed = [];
-    let mass = 0;
-    for (const i of order) {
-      allowed.push(i);
-      mass += p[i] / sum;
-      if (mass >= topP) break;
-    }
-  } else {
-    allowed = Array.from({ length: p.length }, (_, i) => i);
-  }
-  let total = 0;
-  for (const i of allowed) total += p[i];
-  let r = prng.next() * total;
-  for (const i of allowed) {
-    r -= p[i];
-    if (r <= 0) return i;
-  }
-  return allowed[allowed.length - 1];
-}
-
-function argmax(x: ArrayLike<number>): number {
-  let best = 0;
-  for (let i = 1; i < x.length; i++) if (x[i] > x[best]) best = i;
-  return best;
 }
 
 /** log-softmax of `row` (float64) at index `id`. */
@@ -310,7 +275,7 @@ export class OnnxEngine implements MllmEngine {
         const V = logits.dims[2];
         const T = logits.dims[1];
         const last = (logits.data as Float32Array).subarray((T - 1) * V, T * V);
-        const next = temperature > 0 ? sampleToken(last, temperature, topP, prng) : argmax(last);
+        const next = temperature > 0 ? sample(last, temperature, topP, prng) : argmax(last);
         ids.push(next);
         request.onToken?.({ id: next, text: this.tokenizer.decode([next], { skip_special_tokens: false }) });
         if (next === eos) {

@@ -1,8 +1,9 @@
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { download, maxAbsDiff, tinyLlamaConfig, useTestBackend } from './fixtures.testutil';
-import { applyRotary, rmsNorm, rotaryCosSin, sample } from './llama';
-import { Prng } from './prng';
+import { applyRotary, rmsNorm, rotaryCosSin } from './llama';
+import { sample } from '../sampling';
+import { Prng } from '../prng';
 import { refLlama, refLogSoftmax, refRmsNorm, refRope } from './reference.testutil';
 import { loadLlamaModel, randomWeights } from './weights';
 

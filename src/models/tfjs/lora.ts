@@ -12,7 +12,7 @@
  * without a second copy of the weights.
  */
 import * as tf from '@tensorflow/tfjs';
-import { Prng } from './prng';
+import { Prng } from '../prng';
 
 /** Every linear layer of the language model, by its Hugging Face module name. */
 export const DEFAULT_LORA_TARGETS: readonly string[] = [

@@ -26,7 +26,7 @@ import { Idefics3Connector } from './connector';
 import { Idefics3Model } from './idefics3';
 import { type LlamaLayer, LlamaModel } from './llama';
 import { Linear, LoraAdapters, type LoraOptions } from './lora';
-import { Prng } from './prng';
+import { Prng } from '../prng';
 import { type SiglipLayer, SiglipVisionTransformer } from './siglip';
 
 export interface NamedTensor {

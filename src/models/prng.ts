@@ -24,6 +24,11 @@ export class Prng {
     return lo + (hi - lo) * this.next();
   }
 
+  /** Integer in [0, n). */
+  int(n: number): number {
+    return Math.floor(this.next() * n);
+  }
+
   /** Standard normal (Box–Muller). */
   normal(): number {
     if (this.spare !== null) {
@@ -37,5 +42,12 @@ export class Prng {
     const r = Math.sqrt(-2 * Math.log(u));
     this.spare = r * Math.sin(2 * Math.PI * v);
     return r * Math.cos(2 * Math.PI * v);
+  }
+
+  /** `n` normal values times `std` (plus `mean`) as float32. */
+  normals(n: number, std: number, mean = 0): Float32Array {
+    const out = new Float32Array(n);
+    for (let i = 0; i < n; i++) out[i] = mean + std * this.normal();
+    return out;
   }
 }
