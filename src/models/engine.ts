@@ -1,4 +1,5 @@
 import type { RawImage } from '@huggingface/transformers';
+import type { ResponseTokens } from './teacherForcing';
 
 /**
  * What every MLLM engine offers (the TF.js engine here; the ONNX engine shares it): per-token log-probs of
@@ -62,4 +63,22 @@ export interface MllmEngine {
   logprobs(request: LogprobsRequest): Promise<ResponseLogprobs[]>;
   generate(request: GenerateRequest): Promise<GenerateResult>;
   dispose(): void;
+}
+
+/** One response's answer, whichever engine computed `logp(k)`, the log-prob of its k-th token. */
+export function scoredResponse(inputIds: number[], responseStart: number, tokens: ResponseTokens, logp: (k: number) => number): ResponseLogprobs {
+  const scored = tokens.ids.map((id, k) => ({
+    id,
+    text: tokens.texts[k],
+    start: tokens.offsets[k][0],
+    end: tokens.offsets[k][1],
+    logp: logp(k),
+  }));
+  return {
+    inputIds,
+    responseStart,
+    tokens: scored,
+    total: scored.reduce((sum, t) => sum + t.logp, 0),
+    eosIndex: tokens.eosIndex,
+  };
 }

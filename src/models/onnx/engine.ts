@@ -21,7 +21,7 @@ import {
   type Processor,
   type RawImage,
 } from '@huggingface/transformers';
-import type { GenerateRequest, GenerateResult, LogprobsRequest, MllmEngine, ResponseLogprobs } from '../engine';
+import { scoredResponse, type GenerateRequest, type GenerateResult, type LogprobsRequest, type MllmEngine, type ResponseLogprobs } from '../engine';
 import { imageKey } from '../imageKey';
 import { loadFiles, type ModelSource, type TotalProgress } from '../sources';
 import { promptText, tokenizeResponse, type ChatFormat, type ResponseTokens } from '../teacherForcing';
@@ -227,23 +227,10 @@ export class OnnxEngine implements MllmEngine {
       const V = logits.dims[2];
       const data = logits.data as Float32Array;
       const start = encoded.promptIds.length;
-      return batch.map((b, row) => {
-        // logits at position p − 1 predict the token at p.
-        const tokens = b.tokens.ids.map((id, k) => ({
-          id,
-          text: b.tokens.texts[k],
-          start: b.tokens.offsets[k][0],
-          end: b.tokens.offsets[k][1],
-          logp: logSoftmaxAt(data, (row * L + start + k - 1) * V, V, id),
-        }));
-        return {
-          inputIds: b.inputIds,
-          responseStart: start,
-          tokens,
-          total: tokens.reduce((sum, t) => sum + t.logp, 0),
-          eosIndex: b.tokens.eosIndex,
-        };
-      });
+      // logits at position p − 1 predict the token at p.
+      return batch.map((b, row) =>
+        scoredResponse(b.inputIds, start, b.tokens, (k) => logSoftmaxAt(data, (row * L + start + k - 1) * V, V, b.tokens.ids[k])),
+      );
     } finally {
       disposeAll(Object.values(outputs));
     }

@@ -1,12 +1,13 @@
 import * as tf from '@tensorflow/tfjs';
 import type { PreTrainedTokenizer, Processor, RawImage } from '@huggingface/transformers';
 import { parseModelConfig, type ModelConfig } from '../config';
-import type {
-  GenerateRequest,
-  GenerateResult,
-  LogprobsRequest,
-  MllmEngine,
-  ResponseLogprobs,
+import {
+  scoredResponse,
+  type GenerateRequest,
+  type GenerateResult,
+  type LogprobsRequest,
+  type MllmEngine,
+  type ResponseLogprobs,
 } from '../engine';
 import { imageKey } from '../imageKey';
 import { openSafetensors } from '../safetensors';
@@ -142,22 +143,7 @@ export class TfjsEngine implements MllmEngine {
     const values = (await logps.data()) as Float32Array;
     const width = logps.shape[1];
     logps.dispose();
-    return batch.map((b, row) => {
-      const tokens = b.tokens.ids.map((id, k) => ({
-        id,
-        text: b.tokens.texts[k],
-        start: b.tokens.offsets[k][0],
-        end: b.tokens.offsets[k][1],
-        logp: values[row * width + k],
-      }));
-      return {
-        inputIds: b.inputIds,
-        responseStart: b.responseStart,
-        tokens,
-        total: tokens.reduce((sum, t) => sum + t.logp, 0),
-        eosIndex: b.tokens.eosIndex,
-      };
-    });
+    return batch.map((b, row) => scoredResponse(b.inputIds, b.responseStart, b.tokens, (k) => values[row * width + k]));
   }
 
   async generate(request: GenerateRequest): Promise<GenerateResult> {
