@@ -8,6 +8,7 @@ import { loadClipScorer } from '../src/models/clip';
 import { loadOnnxEngine } from '../src/models/onnx/engine';
 import { FIXTURE_MODELS, fixtureSource, nodeFolderSource } from '../scripts/lib/nodeModelSource';
 import { startModelMirror } from '../scripts/lib/modelMirror';
+import { squareImage } from '../tests/setup/images';
 
 const OUTPUT = 'e2e-output';
 const PROMPT = 'Describe the image.';
@@ -19,12 +20,8 @@ const REJECTED = 'A green circle floats in the sky. Birds fly by.';
  * nor the processors' resizing (canvas in the browser, sharp in Node) touches a pixel.
  */
 async function writeImage(dir: string): Promise<string> {
-  const w = 32;
-  const h = 32;
-  const data = new Uint8ClampedArray(w * h * 3);
-  for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) data.set(x > 6 && x < 14 && y > 3 && y < 12 ? [220, 30, 30] : [20, 40, 200], (y * w + x) * 3);
   const path = join(dir, 'square.png');
-  await new RawImage(data, w, h, 3).save(path);
+  await squareImage(32, 32).save(path);
   return path;
 }
 

@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import { cpSync, mkdtempSync, readFileSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { RawImage, type Tensor } from '@huggingface/transformers';
+import type { Tensor } from '@huggingface/transformers';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { weightsAsStored } from '../../../scripts/make-tiny-models';
 import { startModelMirror, type ModelMirror } from '../../../scripts/lib/modelMirror';
@@ -13,25 +13,12 @@ import { hubSource, memoryCache, type TotalProgress } from '../sources';
 import { loadTfjsEngine, type TfjsEngine } from '../tfjs/engine';
 import { checkOnnxFile } from '../transformersEnv';
 import { loadOnnxEngine, onnxFileNames, withDeviceFallback, type OnnxEngine } from './engine';
+import { squareImage } from '../../../tests/setup/images';
 
 await tf.setBackend('cpu');
 
 /** The measured agreement is ~5e-7; the issue asks for 1e-3. */
 const TOL = 1e-4;
-
-/** A deterministic 24×16 RGB image: a red square on a blue ground. */
-function testImage(): RawImage {
-  const w = 24;
-  const h = 16;
-  const data = new Uint8ClampedArray(w * h * 3);
-  for (let y = 0; y < h; y++) {
-    for (let x = 0; x < w; x++) {
-      const inSquare = x >= 6 && x < 14 && y >= 4 && y < 12;
-      data.set(inSquare ? [220, 30, 30] : [20, 40, 200], (y * w + x) * 3);
-    }
-  }
-  return new RawImage(data, w, h, 3);
-}
 
 const PROMPT = 'What is in the picture?';
 const RESPONSES = ['A red square. It sits on blue ground, 3 cm wide.', 'A green circle!'];
@@ -71,7 +58,7 @@ describe('ONNX engine vs TF.js engine on tiny-smolvlm (same weights)', () => {
 
   for (const withImage of [false, true]) {
     it(`gives the same ids, offsets and per-token log-probs ${withImage ? 'with' : 'without'} an image, two responses in a batch`, async () => {
-      const request = { prompt: PROMPT, responses: RESPONSES, image: withImage ? testImage() : undefined };
+      const request = { prompt: PROMPT, responses: RESPONSES, image: withImage ? squareImage() : undefined };
       const a = await tfjs.logprobs(request);
       const b = await onnx.logprobs(request);
       expect(b).toHaveLength(2);
@@ -91,16 +78,16 @@ describe('ONNX engine vs TF.js engine on tiny-smolvlm (same weights)', () => {
 
   it('the comparison is sensitive: the image changes the log-probs by far more than the tolerance', async () => {
     const plain = await onnx.logprobs({ prompt: PROMPT, responses: [RESPONSES[0]] });
-    const seeing = await onnx.logprobs({ prompt: PROMPT, responses: [RESPONSES[0]], image: testImage() });
+    const seeing = await onnx.logprobs({ prompt: PROMPT, responses: [RESPONSES[0]], image: squareImage() });
     const a = plain[0].tokens.map((t) => t.logp);
     const b = seeing[0].tokens.map((t) => t.logp);
     expect(Math.max(...a.map((x, i) => Math.abs(x - b[i])))).toBeGreaterThan(100 * TOL);
   });
 
   it('a response scored in a padded batch gets the same log-probs as scored alone', async () => {
-    const batch = await onnx.logprobs({ prompt: PROMPT, responses: RESPONSES, image: testImage() });
+    const batch = await onnx.logprobs({ prompt: PROMPT, responses: RESPONSES, image: squareImage() });
     for (let i = 0; i < RESPONSES.length; i++) {
-      const [alone] = await onnx.logprobs({ prompt: PROMPT, responses: [RESPONSES[i]], image: testImage() });
+      const [alone] = await onnx.logprobs({ prompt: PROMPT, responses: [RESPONSES[i]], image: squareImage() });
       expect(maxLogpDiff([alone], [batch[i]])).toBeLessThan(1e-5);
     }
   });
@@ -129,7 +116,7 @@ describe('ONNX engine vs TF.js engine on tiny-smolvlm (same weights)', () => {
 
   for (const withImage of [false, true]) {
     it(`greedy generation gives the TF.js engine's tokens ${withImage ? 'with' : 'without'} an image, streamed in order`, async () => {
-      const request = { prompt: 'Describe the picture.', maxNewTokens: 10, image: withImage ? testImage() : undefined };
+      const request = { prompt: 'Describe the picture.', maxNewTokens: 10, image: withImage ? squareImage() : undefined };
       const expected = await tfjs.generate(request);
       const streamed: number[] = [];
       const got = await onnx.generate({ ...request, onToken: (t) => streamed.push(t.id) });
@@ -198,8 +185,8 @@ describe('ONNX engine memory', () => {
       return out;
     };
     try {
-      for (let i = 0; i < 3; i++) await onnx.logprobs({ prompt: PROMPT, responses: RESPONSES, image: testImage() });
-      await onnx.generate({ prompt: PROMPT, maxNewTokens: 4, image: testImage() });
+      for (let i = 0; i < 3; i++) await onnx.logprobs({ prompt: PROMPT, responses: RESPONSES, image: squareImage() });
+      await onnx.generate({ prompt: PROMPT, maxNewTokens: 4, image: squareImage() });
     } finally {
       model.forward = original;
     }
@@ -223,8 +210,8 @@ describe('loading', () => {
         device: 'cpu',
         onProgress: (p) => progress.push(p),
       });
-      const expected = await onnx.logprobs({ prompt: PROMPT, responses: RESPONSES, image: testImage() });
-      expect(await hub.logprobs({ prompt: PROMPT, responses: RESPONSES, image: testImage() })).toEqual(expected);
+      const expected = await onnx.logprobs({ prompt: PROMPT, responses: RESPONSES, image: squareImage() });
+      expect(await hub.logprobs({ prompt: PROMPT, responses: RESPONSES, image: squareImage() })).toEqual(expected);
       hub.dispose();
       await expect(hub.logprobs({ prompt: PROMPT, responses: RESPONSES })).rejects.toThrow(/disposed/);
       const last = progress[progress.length - 1];

@@ -1,26 +1,12 @@
 import * as tf from '@tensorflow/tfjs';
-import { RawImage } from '@huggingface/transformers';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FIXTURE_MODELS, fixtureSource } from '../../../scripts/lib/nodeModelSource';
 import { startModelMirror, type ModelMirror } from '../../../scripts/lib/modelMirror';
 import { hubSource, memoryCache, urlPrefixSource } from '../sources';
 import { loadTfjsEngine, type TfjsEngine } from './engine';
+import { squareImage } from '../../../tests/setup/images';
 
 await tf.setBackend('cpu');
-
-/** A deterministic 24×16 RGB image: a red square on a blue ground. */
-function testImage(): RawImage {
-  const w = 24;
-  const h = 16;
-  const data = new Uint8ClampedArray(w * h * 3);
-  for (let y = 0; y < h; y++) {
-    for (let x = 0; x < w; x++) {
-      const inSquare = x >= 6 && x < 14 && y >= 4 && y < 12;
-      data.set(inSquare ? [220, 30, 30] : [20, 40, 200], (y * w + x) * 3);
-    }
-  }
-  return new RawImage(data, w, h, 3);
-}
 
 const PROMPT = 'What is in the picture?';
 const RESPONSES = ['A red square. It sits on blue.', 'A green circle!'];
@@ -97,7 +83,7 @@ describe('TF.js engine', () => {
   });
 
   it('a batch equals its members scored alone, with and without an image', async () => {
-    for (const image of [undefined, testImage()]) {
+    for (const image of [undefined, squareImage()]) {
       const batch = await vlm.logprobs({ prompt: PROMPT, responses: RESPONSES, image });
       for (let i = 0; i < RESPONSES.length; i++) {
         const [alone] = await vlm.logprobs({ prompt: PROMPT, responses: [RESPONSES[i]], image });
@@ -108,7 +94,7 @@ describe('TF.js engine', () => {
   });
 
   it('the image changes the log-probs, and its tokens are expanded in the prompt', async () => {
-    const [withImage] = await vlm.logprobs({ prompt: PROMPT, responses: [RESPONSES[0]], image: testImage() });
+    const [withImage] = await vlm.logprobs({ prompt: PROMPT, responses: [RESPONSES[0]], image: squareImage() });
     const [without] = await vlm.logprobs({ prompt: PROMPT, responses: [RESPONSES[0]] });
     const imageTokens = withImage.inputIds.filter((id) => id === 697).length;
     expect(imageTokens).toBe(4);
@@ -137,7 +123,7 @@ describe('TF.js engine', () => {
   });
 
   it('twenty calls leave the number of tensors unchanged', async () => {
-    const request = { prompt: PROMPT, responses: RESPONSES, image: testImage() };
+    const request = { prompt: PROMPT, responses: RESPONSES, image: squareImage() };
     await vlm.logprobs(request);
     const before = tf.memory().numTensors;
     for (let i = 0; i < 20; i++) await vlm.logprobs(request);
