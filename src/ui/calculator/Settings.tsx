@@ -2,20 +2,21 @@ import type { Granularity, Normalization, PerplexitySource } from '../../aspo';
 import { EXAMPLE_PAIRS } from '../../data/examples';
 import { useCalculator } from '../../state/calculatorStore';
 import { NumberField } from '../common/NumberField';
+import { SelectField, type Choice } from '../common/SelectField';
 
-const NORMALIZATIONS: { value: Normalization; label: string }[] = [
+const NORMALIZATIONS: Choice<Normalization>[] = [
   { value: 'mean', label: 'mean — λ = K / Σ(1 + w_i)' },
   { value: 'reward-ratio', label: 'reward-ratio — λ = R_c / R*_c (paper, literal)' },
   { value: 'none', label: 'none — λ = 1 (ablation)' },
 ];
 
-const GRANULARITIES: { value: Granularity; label: string }[] = [
+const GRANULARITIES: Choice<Granularity>[] = [
   { value: 'sentence', label: 'sentence (ASPO)' },
   { value: 'token', label: 'token (ablation)' },
   { value: 'response', label: 'response (ablation; one pair → all weights 0)' },
 ];
 
-const PERPLEXITY_SOURCES: { value: PerplexitySource; label: string }[] = [
+const PERPLEXITY_SOURCES: Choice<PerplexitySource>[] = [
   { value: 'policy', label: 'policy (adaptive, detached)' },
   { value: 'reference', label: 'reference (fixed)' },
 ];
@@ -31,36 +32,15 @@ export function Settings() {
       <div className="setting-row">
         <NumberField label="β (KL strength)" slider min={0.001} max={1} step={0.001} value={beta} testId="beta" onChange={(v) => setSetting('beta', v)} />
       </div>
-      <label className="setting-row">
-        <span className="number-field-label">λ normalisation</span>
-        <select value={normalization} data-testid="normalization" onChange={(e) => setSetting('normalization', e.target.value as Normalization)}>
-          {NORMALIZATIONS.map((n) => (
-            <option key={n.value} value={n.value}>
-              {n.label}
-            </option>
-          ))}
-        </select>
-      </label>
-      <label className="setting-row">
-        <span className="number-field-label">Granularity</span>
-        <select value={granularity} data-testid="granularity" onChange={(e) => setSetting('granularity', e.target.value as Granularity)}>
-          {GRANULARITIES.map((n) => (
-            <option key={n.value} value={n.value}>
-              {n.label}
-            </option>
-          ))}
-        </select>
-      </label>
-      <label className="setting-row">
-        <span className="number-field-label">Perplexity from</span>
-        <select value={perplexitySource} data-testid="perplexity-source" onChange={(e) => setSetting('perplexitySource', e.target.value as PerplexitySource)}>
-          {PERPLEXITY_SOURCES.map((n) => (
-            <option key={n.value} value={n.value}>
-              {n.label}
-            </option>
-          ))}
-        </select>
-      </label>
+      <SelectField label="λ normalisation" value={normalization} choices={NORMALIZATIONS} testId="normalization" onChange={(v) => setSetting('normalization', v)} />
+      <SelectField label="Granularity" value={granularity} choices={GRANULARITIES} testId="granularity" onChange={(v) => setSetting('granularity', v)} />
+      <SelectField
+        label="Perplexity from"
+        value={perplexitySource}
+        choices={PERPLEXITY_SOURCES}
+        testId="perplexity-source"
+        onChange={(v) => setSetting('perplexitySource', v)}
+      />
       <label className="setting-row">
         <span className="number-field-label">Load an example pair</span>
         <select
