@@ -25,6 +25,7 @@ export default defineConfig({
             'src/aspo/*.test.ts',
             'src/models/safetensors.test.ts',
             'src/models/config.test.ts',
+            'src/tf/*.test.ts',
             'src/models/tfjs/{llama,idefics3,lora,weights}.test.ts',
           ],
           testTimeout: 300_000,

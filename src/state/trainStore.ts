@@ -7,7 +7,7 @@
  * slices they draw, so a step re-renders the charts and the status line, not the page.
  */
 import { create } from 'zustand';
-import { persist } from 'zustand/middleware';
+import { createJSONStorage, persist } from 'zustand/middleware';
 import type { BatchMetrics } from '../aspo/objective';
 import type { Comparison, ModelSpec, RunStatus } from '../train/client';
 import { DEFAULT_TRAIN_SETTINGS, type TrainSettings } from '../train/settings';
@@ -180,6 +180,7 @@ export const useTrain = create<TrainState>()(
     {
       name: 'aspo-workbench/train',
       version: 1,
+      storage: createJSONStorage(() => globalThis.localStorage),
       partialize: (s) => ({ form: s.form, checkpointEvery: s.checkpointEvery, data: s.data, sandboxCount: s.sandboxCount, runs: s.runs, overlay: s.overlay, activeId: s.activeId }),
       // A run that was preparing or running when the page went away resumes from its checkpoint.
       merge: (persisted, current) => {

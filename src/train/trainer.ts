@@ -33,6 +33,7 @@ import { sandboxImage } from '../data/sandbox';
 import type { EncodedPrompt, TfjsEngine } from '../models/tfjs/engine';
 import type { LoraAdapters, LoraOptions } from '../models/tfjs/lora';
 import { Prng } from '../models/prng';
+import { sumTensors } from '../tf/sum';
 import { Adam } from './adam';
 import { learningRate } from './schedule';
 import { resolveSettings, totalSteps, type TrainSettings, type TrainSettingsInput } from './settings';
@@ -439,8 +440,8 @@ export class Trainer {
     }
 
     // 4: read back loss and gradient norm; skip a non-finite step.
-    const lossTensor = tf.addN(lossParts);
-    const normTensor = tf.tidy(() => tf.sqrt(tf.addN(grads.map((g) => tf.sum(tf.square(g))))));
+    const lossTensor = sumTensors(lossParts);
+    const normTensor = tf.tidy(() => tf.sqrt(sumTensors(grads.map((g) => tf.sum(tf.square(g))))));
     const [[lossValue], [gradNorm], ...keptValues] = (await Promise.all([lossTensor.data(), normTensor.data(), ...kept.map((t) => t.data())])) as Float32Array[];
     tf.dispose([lossTensor, normTensor, ...lossParts]);
     const pairScores = batch.map((p, j) => {

@@ -1,4 +1,4 @@
-import { memo, useMemo } from 'react';
+import { memo, startTransition, useEffect, useMemo, useState } from 'react';
 import { CartesianGrid, Legend, Line, LineChart, ResponsiveContainer, Tooltip, XAxis, YAxis } from 'recharts';
 import { settingsSummary, useTrain, type StepPoint, type TrainRun } from '../../state/trainStore';
 
@@ -86,7 +86,7 @@ const MetricChart = memo(function MetricChart({ spec, runs, colours, activeId }:
               name={`${run.name}: ${settingsSummary(run.settings)} · ${run.data}×${run.pairs}`}
               stroke={colours[i]}
               strokeWidth={2}
-              dot={run.history.length < 40 ? { r: 2 } : false}
+              dot={false}
               isAnimationActive={false}
               connectNulls={false}
             />
@@ -113,11 +113,24 @@ const MetricChart = memo(function MetricChart({ spec, runs, colours, activeId }:
   );
 });
 
-/** The live charts of the runs ticked in the run list. */
+/**
+ * The live charts of the runs ticked in the run list. They follow the store through a transition: React renders
+ * them in slices that yield to the browser, so a step's redraw of seven charts never blocks the page for long.
+ */
 export function MetricCharts() {
-  const allRuns = useTrain((s) => s.runs);
-  const overlay = useTrain((s) => s.overlay);
-  const activeId = useTrain((s) => s.activeId);
+  const [view, setView] = useState(() => {
+    const s = useTrain.getState();
+    return { runs: s.runs, overlay: s.overlay, activeId: s.activeId };
+  });
+  useEffect(
+    () =>
+      useTrain.subscribe((s) => {
+        if (s.runs === view.runs && s.overlay === view.overlay && s.activeId === view.activeId) return;
+        startTransition(() => setView({ runs: s.runs, overlay: s.overlay, activeId: s.activeId }));
+      }),
+    [view],
+  );
+  const { runs: allRuns, overlay, activeId } = view;
   const runs = useMemo(() => allRuns.filter((r) => overlay.includes(r.id)), [allRuns, overlay]);
   const colours = useMemo(() => runs.map((r) => runColour(allRuns, r.id)), [runs, allRuns]);
   if (runs.length === 0) return <p className="train-hint">Start a run, or tick runs in the list, to see their metrics here.</p>;

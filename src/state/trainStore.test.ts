@@ -1,0 +1,111 @@
+import { beforeEach, describe, expect, it } from 'vitest';
+import type { StepReport } from '../train/trainer';
+import { DEFAULT_TRAIN_SETTINGS } from '../train/settings';
+
+// The store persists to localStorage; Node has none, so a Map-backed one stands in (installed before the import).
+const storage = new Map<string, string>();
+// (Node ≥ 22 may define its own localStorage accessor; defineProperty replaces it.)
+Object.defineProperty(globalThis, 'localStorage', { configurable: true, value: {
+  getItem: (k: string) => storage.get(k) ?? null,
+  setItem: (k: string, v: string) => void storage.set(k, v),
+  removeItem: (k: string) => void storage.delete(k),
+  clear: () => storage.clear(),
+  key: (i: number) => [...storage.keys()][i] ?? null,
+  get length() {
+    return storage.size;
+  },
+} as Storage });
+const { useTrain, methodName, settingsSummary, DEFAULT_FORM } = await import('./trainStore');
+
+function report(step: number, loss: number, skipped?: string): StepReport {
+  return {
+    step,
+    lr: 0.01,
+    metrics: {
+      loss,
+      'rewards/chosen': 0.1,
+      'rewards/rejected': -0.1,
+      'rewards/margins': 0.2,
+      'rewards/accuracies': 1,
+      'logps/chosen': -5,
+      'logps/rejected': -6,
+      'aspo/margin': 0.2,
+      'aspo/lambda': 1,
+      'aspo/weight_mean': 1,
+      'aspo/weight_std': 0.1,
+    },
+    gradNorm: 0.5,
+    clipped: false,
+    ...(skipped ? { skipped } : {}),
+    notices: skipped ? [`step ${step} skipped: ${skipped}`] : [],
+    ms: 10,
+    pairs: [0],
+    epoch: 0,
+  };
+}
+
+function addRun(id: string) {
+  useTrain.getState().addRun({ id, name: id, createdAt: 0, settings: structuredClone(DEFAULT_FORM), data: 'sandbox', pairs: 24, model: { kind: 'catalog', entryId: 'tiny-smolvlm' } });
+}
+
+describe('trainStore', () => {
+  beforeEach(() => {
+    useTrain.setState({ runs: [], overlay: [], activeId: null });
+  });
+
+  it('defaults the form to DEFAULT_TRAIN_SETTINGS with a step count', () => {
+    expect({ ...DEFAULT_FORM, steps: null, epochs: 1 }).toEqual({ ...DEFAULT_TRAIN_SETTINGS });
+    expect(DEFAULT_FORM.steps).toBeGreaterThan(0);
+    expect(DEFAULT_FORM.epochs).toBeNull();
+  });
+
+  it('records one point per step with TRL names, skipped steps and notices; a resume drops later steps', () => {
+    addRun('a');
+    const s = useTrain.getState();
+    s.addStep('a', report(1, 0.69), 1, 1000);
+    s.addStep('a', report(2, Number.NaN, 'loss is not finite (NaN); update not applied'), 1, 1000);
+    s.addStep('a', report(3, 0.6), 1, 1000);
+    let run = useTrain.getState().runs[0];
+    expect(run.history.map((p) => p.step)).toEqual([1, 2, 3]);
+    expect(run.history[0]['rewards/margins']).toBe(0.2);
+    expect(run.history[1].skipped).toBe(true);
+    expect(run.skipped).toEqual([{ step: 2, reason: 'loss is not finite (NaN); update not applied' }]);
+    expect(run.notices).toEqual(['step 2 skipped: loss is not finite (NaN); update not applied']);
+    useTrain.getState().truncateHistory('a', 1);
+    run = useTrain.getState().runs[0];
+    expect(run.history.map((p) => p.step)).toEqual([1]);
+    expect(run.skipped).toEqual([]);
+    // A step reported again (after a resume) replaces the old point instead of duplicating it.
+    useTrain.getState().addStep('a', report(2, 0.65), 1, 1000);
+    useTrain.getState().addStep('a', report(2, 0.64), 1, 1000);
+    expect(useTrain.getState().runs[0].history.map((p) => [p.step, p.loss])).toEqual([[1, 0.69], [2, 0.64]]);
+  });
+
+  it('persists runs and metrics; a run that was running comes back interrupted', async () => {
+    addRun('b');
+    useTrain.getState().addStep('b', report(1, 0.69), 1, 1000);
+    useTrain.getState().patchRun('b', { checkpointStep: 1 });
+    const saved = JSON.parse(storage.get('aspo-workbench/train')!) as { state: { runs: { id: string; status: string }[] } };
+    expect(saved.state.runs.map((r) => [r.id, r.status])).toEqual([['b', 'running']]);
+    useTrain.setState({ runs: [] });
+    storage.set('aspo-workbench/train', JSON.stringify(saved));
+    await useTrain.persist.rehydrate();
+    const run = useTrain.getState().runs[0];
+    expect(run.status).toBe('interrupted');
+    expect(run.history).toHaveLength(1);
+    expect(run.notices.at(-1)).toMatch(/checkpoint at step 1/);
+  });
+
+  it('toggles runs in the overlay and names methods as the paper does', () => {
+    addRun('c');
+    addRun('d');
+    expect(useTrain.getState().overlay).toEqual(['c', 'd']);
+    useTrain.getState().toggleOverlay('c');
+    expect(useTrain.getState().overlay).toEqual(['d']);
+    expect(methodName({ objective: 'dpo', alpha: 0.5 })).toBe('DPO');
+    expect(methodName({ objective: 'aspo', alpha: 1 })).toBe('ASPO-S');
+    expect(methodName({ objective: 'aspo', alpha: 0 })).toBe('ASPO-P');
+    expect(methodName({ objective: 'aspo', alpha: 0.5 })).toBe('ASPO-S+P (α=0.5)');
+    expect(settingsSummary({ ...DEFAULT_FORM, objective: 'dpo' })).not.toMatch(/ppl:/);
+  });
+});
