@@ -11,7 +11,7 @@ const OUTPUT = 'e2e-output';
 
 interface StepEvent {
   runId: string;
-  report: { step: number; metrics: { loss: number }; skipped?: string; ms: number };
+  report: { step: number; metrics: { loss: number }; gradNorm: number; skipped?: string; ms: number };
 }
 
 declare global {
@@ -169,6 +169,10 @@ test('train ASPO in the worker, watch it live, pause, reload, resume, overlay DP
   dpoChart.forEach((loss, i) => expect(loss, `DPO chart loss at step ${i + 1}`).toBe(dpo.get(i + 1)));
   expect(dpoChart[0]).toBeCloseTo(Math.log(2), 5);
   expect(dpoChart[19]).toBeLessThan(dpoChart[0]);
+  // The global gradient norm is computed on WebGPU too (tf.addN once summed it wrongly there, to a constant).
+  const gradNorms = await page.evaluate((id) => window.__aspoTrainEvents.filter((e) => e.runId === id).map((e) => e.report.gradNorm), dpoId);
+  expect(gradNorms.every((g) => Number.isFinite(g) && g > 0)).toBe(true);
+  expect(new Set(gradNorms.map((g) => g.toFixed(4))).size, `grad norms ${gradNorms.join(', ')}`).toBeGreaterThan(5);
   // Both runs are drawn in every chart.
   await expect(page.getByTestId('train-charts')).toHaveAttribute('data-runs', `${aspoId},${dpoId}`);
   await expect(lossChart(page)).toHaveAttribute('data-series', `${aspoId}:8,${dpoId}:20`);
