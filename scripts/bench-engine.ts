@@ -11,12 +11,6 @@
  * longer is reported as skipped with the reason (predicted from an earlier measurement where possible, else after
  * the cap, in which case the browser is restarted for the next group). Never a timed test.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { createServer } from 'node:net';
-import { cpus, totalmem } from 'node:os';
-import { resolve } from 'node:path';
-import { chromium, type Browser, type Page } from 'playwright-core';
-import { chromiumLaunchOptions } from '../e2e/chromium';
 import type {
   BenchLoadResult,
   BenchModel,
@@ -26,86 +20,10 @@ import type {
   LogprobsTiming,
   TrainStepTiming,
 } from '../src/harness/main';
+import { Clock, isSkipped, machine, Session, Timeout, withPreview, type Outcome } from './lib/bench';
 
-const ROOT = resolve(import.meta.dirname, '..');
-
-function log(message: string): void {
-  process.stderr.write(`[bench ${((performance.now() - started) / 1000).toFixed(0)}s] ${message}\n`);
-}
-const started = performance.now();
-
-async function freePort(): Promise<number> {
-  return new Promise((resolvePort, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, 'localhost', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      server.close(() => resolvePort(port));
-    });
-  });
-}
-
-async function startPreview(port: number): Promise<ChildProcess> {
-  const child = spawn(process.execPath, [resolve(ROOT, 'node_modules/vite/bin/vite.js'), 'preview', '--port', String(port), '--strictPort'], {
-    cwd: ROOT,
-    stdio: ['ignore', 'ignore', 'inherit'],
-  });
-  const deadline = Date.now() + 60_000;
-  for (;;) {
-    if (child.exitCode !== null) throw new Error(`vite preview exited with code ${child.exitCode}`);
-    try {
-      const res = await fetch(`http://localhost:${port}/harness.html`);
-      if (res.ok) return child;
-    } catch {
-      // not up yet
-    }
-    if (Date.now() > deadline) {
-      child.kill();
-      throw new Error('vite preview did not start within 60 s (did `vite build` run?)');
-    }
-    await new Promise((r) => setTimeout(r, 250));
-  }
-}
-
-// ---------------------------------------------------------------------------
-
-type Skipped = { skipped: true; reason: string };
-type Outcome<T> = T | Skipped;
-
-class Timeout extends Error {}
-
-class Session {
-  browser!: Browser;
-  page!: Page;
-  constructor(private readonly url: string) {}
-
-  async open(): Promise<void> {
-    this.browser = await chromium.launch(chromiumLaunchOptions());
-    this.page = await this.browser.newPage();
-    this.page.on('pageerror', (e) => log(`page error: ${e.message}`));
-    await this.page.goto(this.url);
-    await this.page.waitForFunction(() => window.aspoHarness !== undefined, null, { timeout: 120_000 });
-  }
-
-  async restart(): Promise<void> {
-    await this.browser.close().catch(() => undefined);
-    await this.open();
-  }
-
-  /** Runs `fn` in the page; rejects with Timeout after `capS` seconds (the page is then unusable: restart it). */
-  async call<A, T>(capS: number, fn: (arg: A) => Promise<T>, arg: A): Promise<T> {
-    let timer: NodeJS.Timeout | undefined;
-    const cap = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Timeout(`exceeded the ${capS} s cap for one measurement`)), capS * 1000);
-    });
-    try {
-      return await Promise.race([this.page.evaluate(fn as (arg: unknown) => Promise<T>, arg as unknown), cap]);
-    } finally {
-      clearTimeout(timer);
-    }
-  }
-}
+const clock = new Clock('bench');
+const log = (message: string) => clock.log(message);
 
 interface Plan {
   name: string;
@@ -170,10 +88,6 @@ type BackendResult = {
   memoryAfterUnload?: { numBytes: number; numTensors: number };
 };
 
-function isSkipped<T>(x: Outcome<T> | undefined): x is Skipped | undefined {
-  return x === undefined || (x as Skipped).skipped === true;
-}
-
 async function runBackend(session: Session, plan: Plan, backend: 'webgpu' | 'cpu'): Promise<BackendResult> {
   const out: BackendResult = {};
   const cap = plan.capS[backend];
@@ -183,7 +97,7 @@ async function runBackend(session: Session, plan: Plan, backend: 'webgpu' | 'cpu
 
   const measure = async <T>(label: string, predictedS: number | null, fn: () => Promise<T>): Promise<Outcome<T>> => {
     if (dead) return { skipped: true, reason: dead };
-    const elapsedS = (performance.now() - started) / 1000;
+    const elapsedS = clock.elapsedS();
     if (elapsedS + (predictedS ?? 0) > TOTAL_BUDGET_S) {
       const reason = `the benchmark's total budget of ${TOTAL_BUDGET_S} s would be exceeded (${elapsedS.toFixed(0)} s spent${predictedS === null ? '' : `, ${predictedS.toFixed(0)} s predicted for this one`})`;
       log(`${backend} ${label}: skipped, ${reason}`);
@@ -263,61 +177,58 @@ function ratio(webgpu: Outcome<{ medianMs: number }> | undefined, cpu: Outcome<{
 }
 
 async function main() {
-  const port = await freePort();
-  log(`serving dist/ on port ${port}`);
-  const preview = await startPreview(port);
-  process.once('exit', () => preview.kill());
-  const session = new Session(`http://localhost:${port}/harness.html`);
-  try {
-    await session.open();
-    const browserVersion = session.browser.version();
-    const models: Record<string, unknown> = {};
-    for (const plan of [TINY, M256]) {
-      log(`== ${plan.name}`);
-      const webgpu = await runBackend(session, plan, 'webgpu');
-      const cpu = await runBackend(session, plan, 'cpu');
-      const load = isSkipped(webgpu.load) ? undefined : (webgpu.load as BenchLoadResult);
-      models[plan.model.kind === 'url' ? 'tinySmolvlm' : 'smolvlm256mRandom'] = {
-        name: plan.name,
-        parameters: load?.parameters,
-        imageSeqLen: load?.imageSeqLen,
-        shapes: { text: plan.text, image: plan.image, batch: 2 },
-        runs: plan.runs,
-        warmup: plan.warmup,
-        capS: plan.capS,
-        webgpu,
-        cpu,
-        // > 1: WebGPU is that many times faster than TF.js' CPU backend (CPU time / WebGPU time, medians).
-        webgpuSpeedupOverCpu: {
-          logprobsText: ratio(webgpu.logprobsText, cpu.logprobsText),
-          logprobsImage: ratio(webgpu.logprobsImage, cpu.logprobsImage),
-          trainStepText: ratio(webgpu.trainStepText, cpu.trainStepText),
-          trainStepImage: ratio(webgpu.trainStepImage, cpu.trainStepImage),
+  await withPreview(log, async (origin) => {
+    const session = new Session(`${origin}/harness.html`, log);
+    try {
+      await session.open();
+      const browserVersion = session.browser.version();
+      const models: Record<string, unknown> = {};
+      for (const plan of [TINY, M256]) {
+        log(`== ${plan.name}`);
+        const webgpu = await runBackend(session, plan, 'webgpu');
+        const cpu = await runBackend(session, plan, 'cpu');
+        const load = isSkipped(webgpu.load) ? undefined : (webgpu.load as BenchLoadResult);
+        models[plan.model.kind === 'url' ? 'tinySmolvlm' : 'smolvlm256mRandom'] = {
+          name: plan.name,
+          parameters: load?.parameters,
+          imageSeqLen: load?.imageSeqLen,
+          shapes: { text: plan.text, image: plan.image, batch: 2 },
+          runs: plan.runs,
+          warmup: plan.warmup,
+          capS: plan.capS,
+          webgpu,
+          cpu,
+          // > 1: WebGPU is that many times faster than TF.js' CPU backend (CPU time / WebGPU time, medians).
+          webgpuSpeedupOverCpu: {
+            logprobsText: ratio(webgpu.logprobsText, cpu.logprobsText),
+            logprobsImage: ratio(webgpu.logprobsImage, cpu.logprobsImage),
+            trainStepText: ratio(webgpu.trainStepText, cpu.trainStepText),
+            trainStepImage: ratio(webgpu.trainStepImage, cpu.trainStepImage),
+          },
+        };
+      }
+      const result = {
+        benchmark: 'TF.js engine in Chromium: log-prob throughput and one LoRA (DPO) training step, WebGPU vs CPU backend',
+        date: new Date().toISOString(),
+        machine: machine(),
+        browser: `Chromium ${browserVersion} (WebGPU through SwiftShader unless the machine has a GPU)`,
+        definitions: {
+          tokensPerS: 'response tokens scored (both responses) / median wall time of TfjsEngine.responseLogprobs + await data()',
+          firstForward: 'one forward with 2-token responses right after loading, with no warm-up before it: on WebGPU it includes the weight upload and shader compilation',
+          logprobsImage: 'image features precomputed and cached, as the engine does; the vision tower is timed separately (visionTower: one untimed-warm-up-free run, so on WebGPU it includes shader compilation and the weight upload)',
+          trainStep:
+            'optimizer.minimize over the LoRA variables only: forward with adapters, DPO loss −log σ(β·margin) (β = 0.1, response 0 chosen, response 1 rejected, reference = adapters off, computed untimed), backward, tf.train.adam update; timed until the loss and the last variable are read back',
+          memory: 'tf.memory() numBytes / numTensors before the first step, after it (Adam slots created) and after the last',
+          webgpuSpeedupOverCpu: 'CPU median time / WebGPU median time for the same shapes',
         },
+        models,
+        totalSeconds: Number(clock.elapsedS().toFixed(1)),
       };
+      process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
+    } finally {
+      await session.close();
     }
-    const result = {
-      benchmark: 'TF.js engine in Chromium: log-prob throughput and one LoRA (DPO) training step, WebGPU vs CPU backend',
-      date: new Date().toISOString(),
-      machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model, memoryGiB: Number((totalmem() / 2 ** 30).toFixed(1)) },
-      browser: `Chromium ${browserVersion} (WebGPU through SwiftShader unless the machine has a GPU)`,
-      definitions: {
-        tokensPerS: 'response tokens scored (both responses) / median wall time of TfjsEngine.responseLogprobs + await data()',
-        firstForward: 'one forward with 2-token responses right after loading, with no warm-up before it: on WebGPU it includes the weight upload and shader compilation',
-        logprobsImage: 'image features precomputed and cached, as the engine does; the vision tower is timed separately (visionTower: one untimed-warm-up-free run, so on WebGPU it includes shader compilation and the weight upload)',
-        trainStep:
-          'optimizer.minimize over the LoRA variables only: forward with adapters, DPO loss −log σ(β·margin) (β = 0.1, response 0 chosen, response 1 rejected, reference = adapters off, computed untimed), backward, tf.train.adam update; timed until the loss and the last variable are read back',
-        memory: 'tf.memory() numBytes / numTensors before the first step, after it (Adam slots created) and after the last',
-        webgpuSpeedupOverCpu: 'CPU median time / WebGPU median time for the same shapes',
-      },
-      models,
-      totalSeconds: Number(((performance.now() - started) / 1000).toFixed(1)),
-    };
-    process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
-  } finally {
-    await session.browser?.close().catch(() => undefined);
-    preview.kill();
-  }
+  });
 }
 
 main().catch((err: Error) => {

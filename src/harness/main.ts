@@ -13,7 +13,14 @@ import { SMOLVLM_256M_INSTRUCT } from '../models/knownConfigs';
 import { MODEL_CACHE_NAME, hubSource, urlPrefixSource } from '../models/sources';
 import { loadTfjsEngine, TfjsEngine, type EncodedPrompt, type EncodedResponse } from '../models/tfjs/engine';
 import { loadIdefics3Model, parameterCount, randomWeights } from '../models/tfjs/weights';
-import { Prng } from '../models/tfjs/prng';
+import { Prng } from '../models/prng';
+import { loadClipScorer, type ClipScorer } from '../models/clip';
+import { loadOnnxEngine, type OnnxDevice, type OnnxEngine } from '../models/onnx/engine';
+import { sandboxPairs } from '../data/sandbox';
+import type { PreferencePair } from '../data/pairs';
+import { epochOrder, loraOptions, sandboxImageLoader, Trainer } from '../train/trainer';
+import { resolveSettings, type TrainSettings, type TrainSettingsInput } from '../train/settings';
+import { sumTensors } from '../tf/sum';
 
 // The image processor runs a tiny ONNX op (bilinear resize) through onnxruntime-web: ensureOnnxRuntime points it at
 // the app's own copy of the WebAssembly files (never a CDN). ONNX Runtime then loads them by URL itself: a pre-load
@@ -107,6 +114,111 @@ export interface TrainStepTiming extends TimingResult {
 
 export type FeatureMode = 'compute' | 'reuse' | 'synthetic';
 
+/** The tiny CLIP loaded fresh for the scoring benchmark (scripts/bench-score.ts). */
+export interface ClipBenchLoadArgs {
+  modelUrl: string;
+  device: OnnxDevice;
+  imagePixels: ImagePixels;
+}
+
+export interface ClipBenchLoadResult {
+  /** The device ONNX Runtime Web runs on (after any fallback). */
+  device: OnnxDevice;
+  fallbackReason: string | null;
+  contextLength: number;
+  loadMs: number;
+}
+
+export interface ClipBenchScoreResult {
+  ms: number;
+  /** Runs of the text tower this call made: 1 batched, or one per sentence (0 would mean the cache answered). */
+  textRuns: number;
+}
+
+export interface EnginesBenchLoadArgs {
+  modelUrl: string;
+  onnxDevice: OnnxDevice;
+  imagePixels: ImagePixels;
+}
+
+export interface EnginesBenchLoadResult {
+  onnx: { device: OnnxDevice; fallbackReason: string | null; loadMs: number };
+  tfjs: { backend: string; loadMs: number };
+}
+
+export interface EngineLogprobsResult {
+  ms: number;
+  /** Response tokens scored (all responses). */
+  responseTokens: number;
+  /** Σ log-probs of each response (to check that both engines compute the same function). */
+  totals: number[];
+}
+
+/** One way of training, run by {@link AspoHarness.benchTrainer}. */
+export interface TrainerBenchVariant {
+  name: string;
+  objective: 'aspo' | 'dpo';
+  /**
+   * 'cached': the Trainer's normal path (reference log-probs computed once per pair in prepare()); 'recompute': before
+   * each step, the reference log-probs of the step's pairs are computed again (`responseLogprobs(…, false)` for chosen
+   * and rejected), as a trainer without the cache would.
+   */
+  reference: 'cached' | 'recompute';
+}
+
+export interface TrainerBenchSetupArgs {
+  backend: BackendName;
+  model: BenchModel;
+  variants: TrainerBenchVariant[];
+  /** The first N sandbox training pairs (default all 24). */
+  pairs?: number;
+  /** Overrides of the default training settings (the objective comes from each variant). */
+  settings?: TrainSettingsInput;
+  /**
+   * For random-smolvlm-256m: the pairs are text-only (the random model has no image processor; the vision tower is
+   * frozen and its features cached, so a step does not run it anyway) and tokenized with the tiny SmolVLM's tokenizer,
+   * and each response is truncated to this many tokens (maxSeqLen = prompt + responseTokens).
+   */
+  responseTokens?: number;
+}
+
+export interface TrainerBenchSetupResult {
+  backend: string;
+  parameters: number;
+  trainableParameters: number;
+  loadMs: number;
+  /** Wall time of Trainer.prepare() per variant (encoding, vision features, reference log-probs of every pair). */
+  prepareMs: Record<string, number>;
+  settings: TrainSettings;
+  pairs: number;
+  withImages: boolean;
+  /** Tokens of the first pair: prompt (image tokens included) and responses after truncation. */
+  firstPair: { promptTokens: number; chosenTokens: number; rejectedTokens: number };
+  notices: string[];
+}
+
+export interface TrainerBenchArgs {
+  /** Names of set-up variants to step; default all. */
+  variants?: string[];
+  /** Measured rounds: each runs one step of every variant, the order rotated by one per round. */
+  rounds: number;
+  /** Untimed rounds first. */
+  warmupRounds: number;
+}
+
+export interface TrainerBenchResult {
+  backend: string;
+  /** Wall time of each measured step (for 'recompute': the reference forwards plus Trainer.step). */
+  runsMs: Record<string, number[]>;
+  /** Of runsMs, the part spent recomputing the reference ('recompute' variants). */
+  referenceMs: Record<string, number[]>;
+  warmupMs: Record<string, number[]>;
+  losses: Record<string, number[]>;
+  skippedSteps: string[];
+  memoryBefore: MemoryInfo;
+  memoryAfter: MemoryInfo;
+}
+
 export interface AspoHarness {
   backend(): string;
   setBackend(name: BackendName): Promise<string>;
@@ -126,6 +238,20 @@ export interface AspoHarness {
   benchLogprobs(opts: BenchRunOptions): Promise<LogprobsTiming>;
   benchTrainStep(opts: BenchRunOptions & { learningRate?: number; beta?: number }): Promise<TrainStepTiming>;
   benchUnload(): Promise<MemoryInfo>;
+  benchClipLoad(args: ClipBenchLoadArgs): Promise<ClipBenchLoadResult>;
+  /** Scores `sentences` against the loaded image: all in one call (batched), or one call per sentence. */
+  benchClipScore(args: { sentences: string[]; oneAtATime: boolean }): Promise<ClipBenchScoreResult>;
+  benchClipUnload(): Promise<void>;
+  /** Loads the ONNX engine and the TF.js engine (on the active backend) of one model folder. */
+  benchEnginesLoad(args: EnginesBenchLoadArgs): Promise<EnginesBenchLoadResult>;
+  /** `engine.logprobs` (the MllmEngine interface) of `responses` for `prompt`, with the loaded image or without. */
+  benchEngineLogprobs(args: { engine: 'onnx' | 'tfjs'; prompt: string; responses: string[]; withImage: boolean }): Promise<EngineLogprobsResult>;
+  benchEnginesUnload(): Promise<MemoryInfo>;
+  /** Loads a model on `backend` and a real Trainer per variant on the sandbox pairs, and runs each one's prepare(). */
+  benchTrainerSetup(args: TrainerBenchSetupArgs): Promise<TrainerBenchSetupResult>;
+  /** Steps the set-up trainers (interleaved, on the main thread) and times each step. */
+  benchTrainer(args: TrainerBenchArgs): Promise<TrainerBenchResult>;
+  benchTrainerUnload(): Promise<MemoryInfo>;
 }
 
 declare global {
@@ -268,7 +394,7 @@ async function benchLoad(model: BenchModel): Promise<BenchLoadResult> {
     });
   }
   // Make sure every weight is on the backend before the clock stops.
-  const probe = tf.tidy(() => tf.addN(engine.model.lora.variables().map((v) => v.sum())));
+  const probe = tf.tidy(() => sumTensors(engine.model.lora.variables().map((v) => v.sum())));
   await probe.data();
   probe.dispose();
   const config = engine.config as Idefics3Config;
@@ -451,6 +577,250 @@ async function benchTrainStep(opts: BenchRunOptions & { learningRate?: number; b
 }
 
 // ---------------------------------------------------------------------------
+// Benchmarks: CLIP scoring, ONNX vs TF.js log-probs (scripts/bench-score.ts); the Trainer (scripts/bench-train.ts)
+// ---------------------------------------------------------------------------
+
+let clipBench: { scorer: ClipScorer; image: RawImage } | null = null;
+
+async function benchClipLoad(args: ClipBenchLoadArgs): Promise<ClipBenchLoadResult> {
+  clipBench?.scorer.dispose();
+  clipBench = null;
+  const t0 = performance.now();
+  const scorer = await loadClipScorer(urlPrefixSource(args.modelUrl), { device: args.device });
+  clipBench = { scorer, image: rawImage(args.imagePixels) };
+  return { device: scorer.device, fallbackReason: scorer.fallbackReason, contextLength: scorer.contextLength, loadMs: performance.now() - t0 };
+}
+
+async function benchClipScore(args: { sentences: string[]; oneAtATime: boolean }): Promise<ClipBenchScoreResult> {
+  if (!clipBench) throw new Error('no CLIP loaded: call benchClipLoad first');
+  const { scorer, image } = clipBench;
+  const before = scorer.calls.text;
+  const t0 = performance.now();
+  if (args.oneAtATime) for (const sentence of args.sentences) await scorer.similarity(image, [sentence]);
+  else await scorer.similarity(image, args.sentences);
+  return { ms: performance.now() - t0, textRuns: scorer.calls.text - before };
+}
+
+let enginesBench: { onnx: OnnxEngine; tfjs: TfjsEngine; image: RawImage } | null = null;
+
+function disposeEnginesBench(): void {
+  enginesBench?.onnx.dispose();
+  enginesBench?.tfjs.dispose();
+  enginesBench = null;
+}
+
+async function benchEnginesLoad(args: EnginesBenchLoadArgs): Promise<EnginesBenchLoadResult> {
+  disposeEnginesBench();
+  let t0 = performance.now();
+  const onnx = await loadOnnxEngine(urlPrefixSource(args.modelUrl), { device: args.onnxDevice });
+  const onnxMs = performance.now() - t0;
+  t0 = performance.now();
+  const tfjs = await loadTfjsEngine(urlPrefixSource(args.modelUrl));
+  const tfjsMs = performance.now() - t0;
+  enginesBench = { onnx, tfjs, image: rawImage(args.imagePixels) };
+  return {
+    onnx: { device: onnx.device, fallbackReason: onnx.fallbackReason, loadMs: onnxMs },
+    tfjs: { backend: tf.getBackend(), loadMs: tfjsMs },
+  };
+}
+
+async function benchEngineLogprobs(args: { engine: 'onnx' | 'tfjs'; prompt: string; responses: string[]; withImage: boolean }): Promise<EngineLogprobsResult> {
+  if (!enginesBench) throw new Error('no engines loaded: call benchEnginesLoad first');
+  const engine = enginesBench[args.engine];
+  const t0 = performance.now();
+  const results = await engine.logprobs({
+    prompt: args.prompt,
+    responses: args.responses,
+    image: args.withImage ? enginesBench.image : undefined,
+    adapters: false,
+  });
+  const ms = performance.now() - t0;
+  return { ms, responseTokens: results.reduce((n, r) => n + r.tokens.length, 0), totals: results.map((r) => r.total) };
+}
+
+interface TrainerBenchRun {
+  variant: TrainerBenchVariant;
+  trainer: Trainer;
+  /** The next batch, predicted the way the Trainer draws it (seeded order per epoch), for 'recompute'. */
+  epoch: number;
+  cursor: number;
+}
+
+interface TrainerBenchState {
+  engine: TfjsEngine;
+  runs: TrainerBenchRun[];
+  /** Per pair: the encoded prompt and the response ids after truncation (what the Trainer caches), for 'recompute'. */
+  encoded: { encoded: EncodedPrompt; chosen: number[]; rejected: number[] }[];
+  batchSize: number;
+  seed: number;
+}
+
+let trainerBench: TrainerBenchState | null = null;
+
+function disposeTrainerBench(): void {
+  if (!trainerBench) return;
+  for (const r of trainerBench.runs) r.trainer.dispose();
+  trainerBench.engine.dispose();
+  trainerBench = null;
+}
+
+/** The random SmolVLM-256M-shaped model, with the tiny SmolVLM's tokenizer (ids < 699 are valid ids of its vocabulary). */
+async function random256mEngine(lora: ReturnType<typeof loraOptions>, seed: number): Promise<TfjsEngine> {
+  const tiny = await loadTfjsEngine(urlPrefixSource('/models/tiny-smolvlm'));
+  tiny.dispose();
+  const config = parseModelConfig(SMOLVLM_256M_INSTRUCT) as Idefics3Config;
+  const built = loadIdefics3Model(config, randomWeights(config, seed), lora);
+  return new TfjsEngine(config, built, tiny.tokenizer, null, { contentAsParts: true, endOfTurnId: tiny.format.endOfTurnId });
+}
+
+async function benchTrainerSetup(args: TrainerBenchSetupArgs): Promise<TrainerBenchSetupResult> {
+  disposeTrainerBench();
+  disposeBench();
+  if (!(await tf.setBackend(args.backend))) throw new Error(`tf.setBackend('${args.backend}') failed`);
+  await tf.ready();
+  if (args.variants.length === 0) throw new Error('no variants');
+  const random = args.model.kind === 'random-smolvlm-256m';
+  let pairs: PreferencePair[] = sandboxPairs().train.slice(0, args.pairs ?? undefined);
+  if (random) pairs = pairs.map(({ image: _image, ...rest }) => rest);
+  let settings = resolveSettings({ ...args.settings, objective: args.variants[0].objective, steps: 100_000 });
+  const t0 = performance.now();
+  const engine =
+    args.model.kind === 'url'
+      ? await loadTfjsEngine(urlPrefixSource(args.model.url), { lora: loraOptions(settings) })
+      : await random256mEngine(loraOptions(settings), args.model.seed);
+  const probe = tf.tidy(() => sumTensors(engine.model.lora.variables().map((v) => v.sum())));
+  await probe.data();
+  probe.dispose();
+  const loadMs = performance.now() - t0;
+  try {
+    // What the Trainer caches per pair, kept here too for the 'recompute' variants.
+    const encoded = [];
+    for (const pair of pairs) {
+      const image = pair.image !== undefined ? await sandboxImageLoader(pair.image, pair) : undefined;
+      encoded.push({ pair, encoded: await engine.encodePrompt(pair.prompt, image) });
+    }
+    if (random && args.responseTokens) {
+      const longest = Math.max(...encoded.map((e) => e.encoded.promptIds.length));
+      settings = resolveSettings({ ...args.settings, maxSeqLen: longest + args.responseTokens, objective: args.variants[0].objective, steps: 100_000 });
+    }
+    const room = (e: EncodedPrompt) => settings.maxSeqLen - e.promptIds.length;
+    const prepared = encoded.map(({ pair, encoded: e }) => ({
+      encoded: e,
+      chosen: engine.encodeResponse(e, pair.prompt, pair.chosen).tokens.ids.slice(0, room(e)),
+      rejected: engine.encodeResponse(e, pair.prompt, pair.rejected).tokens.ids.slice(0, room(e)),
+    }));
+    const runs: TrainerBenchRun[] = [];
+    const prepareMs: Record<string, number> = {};
+    const notices: string[] = [];
+    trainerBench = { engine, runs, encoded: prepared, batchSize: settings.batchSize, seed: settings.seed };
+    for (const variant of args.variants) {
+      const trainer = new Trainer({ engine, pairs, settings: { ...settings, objective: variant.objective } });
+      runs.push({ variant, trainer, epoch: 0, cursor: 0 });
+      const p0 = performance.now();
+      await trainer.prepare();
+      prepareMs[variant.name] = performance.now() - p0;
+      for (const n of trainer.notices) if (!notices.includes(n)) notices.push(n);
+    }
+    return {
+      backend: tf.getBackend(),
+      parameters: parameterCount(engine.config as Idefics3Config),
+      trainableParameters: engine.model.lora.variables().reduce((n, v) => n + v.size, 0),
+      loadMs,
+      prepareMs,
+      settings,
+      pairs: pairs.length,
+      withImages: pairs.some((p) => p.image !== undefined),
+      firstPair: { promptTokens: prepared[0].encoded.promptIds.length, chosenTokens: prepared[0].chosen.length, rejectedTokens: prepared[0].rejected.length },
+      notices,
+    };
+  } catch (err) {
+    if (trainerBench) disposeTrainerBench();
+    else engine.dispose();
+    throw err;
+  }
+}
+
+/** The indices of the run's next batch, drawn as the Trainer draws them (every sandbox pair is usable). */
+function nextBatch(state: TrainerBenchState, run: TrainerBenchRun): number[] {
+  const indices: number[] = [];
+  while (indices.length < state.batchSize) {
+    if (run.cursor >= state.encoded.length) {
+      run.epoch += 1;
+      run.cursor = 0;
+    }
+    indices.push(epochOrder(state.encoded.length, state.seed, run.epoch)[run.cursor++]);
+  }
+  return indices;
+}
+
+async function trainerStep(state: TrainerBenchState, run: TrainerBenchRun): Promise<{ ms: number; referenceMs: number; loss: number; skipped?: string }> {
+  const t0 = performance.now();
+  const batch = nextBatch(state, run);
+  let referenceMs = 0;
+  if (run.variant.reference === 'recompute') {
+    const refs = batch.map((i) => {
+      const p = state.encoded[i];
+      return state.engine.responseLogprobs(p.encoded, [{ ids: p.chosen }, { ids: p.rejected }], false);
+    });
+    await Promise.all(refs.map((r) => r.data()));
+    tf.dispose(refs);
+    referenceMs = performance.now() - t0;
+  }
+  const report = await run.trainer.step();
+  const ms = performance.now() - t0;
+  if (report.pairs.join() !== batch.join()) {
+    throw new Error(`the benchmark predicted pairs ${batch.join()} but the Trainer stepped on ${report.pairs.join()}`);
+  }
+  return { ms, referenceMs, loss: report.metrics.loss, skipped: report.skipped };
+}
+
+async function benchTrainer(args: TrainerBenchArgs): Promise<TrainerBenchResult> {
+  const state = trainerBench;
+  if (!state) throw new Error('no trainers set up: call benchTrainerSetup first');
+  const runs = (args.variants ?? state.runs.map((r) => r.variant.name)).map((n) => {
+    const run = state.runs.find((r) => r.variant.name === n);
+    if (!run) throw new Error(`no variant named ${n} was set up`);
+    return run;
+  });
+  const result: TrainerBenchResult = {
+    backend: tf.getBackend(),
+    runsMs: {},
+    referenceMs: {},
+    warmupMs: {},
+    losses: {},
+    skippedSteps: [],
+    memoryBefore: memory(),
+    memoryAfter: memory(),
+  };
+  for (const r of runs) {
+    const name = r.variant.name;
+    result.runsMs[name] = [];
+    result.referenceMs[name] = [];
+    result.warmupMs[name] = [];
+    result.losses[name] = [];
+  }
+  for (let round = 0; round < args.warmupRounds + args.rounds; round++) {
+    const measured = round >= args.warmupRounds;
+    for (let k = 0; k < runs.length; k++) {
+      const r = runs[(k + round) % runs.length];
+      const name = r.variant.name;
+      const step = await trainerStep(state, r);
+      if (step.skipped) result.skippedSteps.push(`${name}: ${step.skipped}`);
+      if (!measured) {
+        result.warmupMs[name].push(step.ms);
+        continue;
+      }
+      result.runsMs[name].push(step.ms);
+      result.referenceMs[name].push(step.referenceMs);
+      result.losses[name].push(step.loss);
+    }
+    if (!measured && round === args.warmupRounds - 1) result.memoryBefore = memory();
+  }
+  result.memoryAfter = memory();
+  return result;
+}
+
+// ---------------------------------------------------------------------------
 
 const harness: AspoHarness = {
   backend: () => tf.getBackend(),
@@ -476,6 +846,27 @@ const harness: AspoHarness = {
   benchImageFeatures: (opts) => serial('image features', () => benchImageFeatures(opts)),
   benchLogprobs: (opts) => serial('log-prob benchmark', () => benchLogprobs(opts)),
   benchTrainStep: (opts) => serial('training-step benchmark', () => benchTrainStep(opts)),
+  benchClipLoad: (args) => serial('loading CLIP', () => benchClipLoad(args)),
+  benchClipScore: (args) => serial('CLIP scoring benchmark', () => benchClipScore(args)),
+  benchClipUnload: () =>
+    serial('unloading CLIP', async () => {
+      clipBench?.scorer.dispose();
+      clipBench = null;
+    }),
+  benchEnginesLoad: (args) => serial('loading the ONNX and TF.js engines', () => benchEnginesLoad(args)),
+  benchEngineLogprobs: (args) => serial(`${args.engine} log-prob benchmark`, () => benchEngineLogprobs(args)),
+  benchEnginesUnload: () =>
+    serial('unloading the engines', async () => {
+      disposeEnginesBench();
+      return memory();
+    }),
+  benchTrainerSetup: (args) => serial('setting up the trainers', () => benchTrainerSetup(args)),
+  benchTrainer: (args) => serial('trainer benchmark', () => benchTrainer(args)),
+  benchTrainerUnload: () =>
+    serial('unloading the trainers', async () => {
+      disposeTrainerBench();
+      return memory();
+    }),
   benchUnload: () =>
     serial('unloading', async () => {
       disposeBench();
