@@ -203,6 +203,18 @@ function hubLogprobs(page: Page, id: string, image: boolean) {
   );
 }
 
+test('the ONNX engine in Chromium gives the TF.js engine\'s per-token log-probs within 1e-3, with and without an image', async ({ page }) => {
+  test.setTimeout(240_000);
+  await openHarness(page);
+  for (const image of [false, true]) {
+    const args = { modelUrl: '/models/tiny-smolvlm', prompt: PROMPT, responses: RESPONSES, imagePixels: image ? testImage() : undefined };
+    const tfjs = await page.evaluate((a) => window.aspoHarness!.logprobs({ ...a, engine: 'tfjs' }), args);
+    const onnx = await page.evaluate((a) => window.aspoHarness!.logprobs({ ...a, engine: 'onnx' }), args);
+    expectMeaningful(onnx);
+    expectSameLogprobs(onnx, tfjs, 1e-3, `ONNX vs TF.js in Chromium${image ? ', with an image' : ''}`);
+  }
+});
+
 test('a hub model loads from the mirror once, then from Cache Storage after a reload with no request', async ({ page }) => {
   test.setTimeout(240_000);
   const requests: string[] = [];

@@ -8,7 +8,7 @@ import { env, RawImage, type PreTrainedTokenizer } from '@huggingface/transforme
 import { initBackend, type BackendName } from '../tf/backend';
 import { ensureOnnxRuntime } from '../models/transformersEnv';
 import { parseModelConfig, type Idefics3Config } from '../models/config';
-import type { ResponseLogprobs } from '../models/engine';
+import type { MllmEngine, ResponseLogprobs } from '../models/engine';
 import { SMOLVLM_256M_INSTRUCT } from '../models/knownConfigs';
 import { MODEL_CACHE_NAME, hubSource, urlPrefixSource } from '../models/sources';
 import { loadTfjsEngine, TfjsEngine, type EncodedPrompt, type EncodedResponse } from '../models/tfjs/engine';
@@ -42,6 +42,8 @@ export interface LogprobsArgs {
   responses: string[];
   imagePixels?: ImagePixels;
   adapters?: boolean;
+  /** Which engine scores: the TF.js one (default) or the ONNX one (transformers.js, WebGPU where it works). */
+  engine?: 'tfjs' | 'onnx';
 }
 
 export interface HubLogprobsArgs extends Omit<LogprobsArgs, 'modelUrl'> {
@@ -313,13 +315,13 @@ function serial<T>(what: string, fn: () => Promise<T>): Promise<T> {
 // Log-probs through the real engine
 // ---------------------------------------------------------------------------
 
-const engines = new Map<string, Promise<TfjsEngine>>();
+const engines = new Map<string, Promise<MllmEngine>>();
 
-function engineFor(modelUrl: string): Promise<TfjsEngine> {
-  const key = `${tf.getBackend()}|${modelUrl}`;
+function engineFor(modelUrl: string, kind: 'tfjs' | 'onnx' = 'tfjs'): Promise<MllmEngine> {
+  const key = `${kind}|${tf.getBackend()}|${modelUrl}`;
   let engine = engines.get(key);
   if (!engine) {
-    engine = loadTfjsEngine(urlPrefixSource(modelUrl));
+    engine = kind === 'onnx' ? loadOnnxEngine(urlPrefixSource(modelUrl)) : loadTfjsEngine(urlPrefixSource(modelUrl));
     engines.set(key, engine);
     engine.catch(() => engines.delete(key));
   }
@@ -327,7 +329,7 @@ function engineFor(modelUrl: string): Promise<TfjsEngine> {
 }
 
 async function logprobs(args: LogprobsArgs): Promise<ResponseLogprobs[]> {
-  const engine = await engineFor(args.modelUrl);
+  const engine = await engineFor(args.modelUrl, args.engine);
   const image = args.imagePixels ? rawImage(args.imagePixels) : undefined;
   return plain(await engine.logprobs({ prompt: args.prompt, responses: args.responses, image, adapters: args.adapters }));
 }

@@ -1,3 +1,4 @@
+import * as tf from '@tensorflow/tfjs';
 import { create } from 'zustand';
 import { persist } from 'zustand/middleware';
 import { catalogEntry, sourceFor, type EngineKind, type ModelRole } from '../models/catalog';
@@ -20,6 +21,8 @@ export interface ModelSlot<T> {
   error: string | null;
   /** Something the user should know about a loaded model, e.g. a device fallback. */
   notice: string | null;
+  /** Where the loaded model runs: an ONNX Runtime device, or TF.js' backend. */
+  device: string | null;
   handle: T | null;
 }
 
@@ -28,7 +31,7 @@ export type ModelOrigin = { entryId: string } | { hubId: string } | { files: Fil
 
 export const DEFAULT_HUB_ENDPOINT = 'https://huggingface.co';
 
-const emptySlot = <T>(): ModelSlot<T> => ({ status: 'idle', label: '', files: {}, error: null, notice: null, handle: null });
+const emptySlot = <T>(): ModelSlot<T> => ({ status: 'idle', label: '', files: {}, error: null, notice: null, device: null, handle: null });
 
 /** Load failures in words a user can act on; the technical message stays attached for the curious. */
 export function describeLoadFailure(err: unknown): string {
@@ -93,7 +96,7 @@ export const useModels = create<ModelState>()(
             [slotKey]: { ...state[slotKey], files: { ...state[slotKey].files, [file]: { loaded, total } } },
           }) as Partial<ModelState>);
         const previous = get()[slotKey].handle;
-        update({ status: 'loading', label, files: {}, error: null, notice: null, handle: null });
+        update({ status: 'loading', label, files: {}, error: null, notice: null, device: null, handle: null });
         previous?.dispose();
         try {
           if (role === 'clip') {
@@ -101,16 +104,16 @@ export const useModels = create<ModelState>()(
               dtype: typeof dtype === 'string' ? dtype : 'fp32',
               onProgress: (p) => onFile(p.file, p.perFile[p.file]?.loaded ?? 0, p.perFile[p.file]?.total ?? 0),
             });
-            update({ status: 'ready', handle: scorer, notice: scorer.fallbackReason && `Running on ${scorer.device}: ${scorer.fallbackReason}` });
+            update({ status: 'ready', handle: scorer, device: scorer.device, notice: scorer.fallbackReason && `Running on ${scorer.device}: ${scorer.fallbackReason}` });
           } else if (get().mllmEngine === 'onnx') {
             const engine = await loadOnnxEngine(source, {
               dtype,
               onProgress: (p) => onFile(p.file, p.perFile[p.file]?.loaded ?? 0, p.perFile[p.file]?.total ?? 0),
             });
-            update({ status: 'ready', handle: engine, notice: engine.fallbackReason && `Running on ${engine.device}: ${engine.fallbackReason}` });
+            update({ status: 'ready', handle: engine, device: engine.device, notice: engine.fallbackReason && `Running on ${engine.device}: ${engine.fallbackReason}` });
           } else {
             const engine = await loadTfjsEngine(source, { onProgress: (p) => onFile(p.file, p.loaded, p.total) });
-            update({ status: 'ready', handle: engine });
+            update({ status: 'ready', handle: engine, device: `TF.js ${tf.getBackend()}` });
           }
         } catch (err) {
           update({ status: 'error', error: describeLoadFailure(err) });

@@ -48,6 +48,7 @@ export function ResponseEditor({ side, text, rows, focusIndex, onText, onFocusSe
             title={side === 'chosen' ? `sentence ${i + 1}: w = ${fmt(row.weight)}` : `sentence ${i + 1}: r = ${fmt(row.reward)}`}
             onClick={() => onFocusSentence(i)}
             onFocus={() => onFocusSentence(i)}
+            onMouseEnter={() => onFocusSentence(i)}
             onKeyDown={(e) => {
               if (e.key === 'Enter' || e.key === ' ') {
                 e.preventDefault();

@@ -30,7 +30,12 @@ function Progress({ slot, role }: { slot: ModelSlot<unknown>; role: ModelRole })
           </ul>
         </>
       )}
-      {slot.status === 'ready' && <span className="ready">Ready: {slot.label}</span>}
+      {slot.status === 'ready' && (
+        <span className="ready" data-testid={`${role}-device`} data-device={slot.device ?? ''}>
+          Ready: {slot.label}
+          {slot.device ? ` — runs on ${slot.device}` : ''}
+        </span>
+      )}
       {slot.notice && <p className="notice">{slot.notice}</p>}
       {slot.status === 'error' && (
         <p role="alert" className="field-error" data-testid={`${role}-error`}>
@@ -76,7 +81,8 @@ function ModelRow({ role }: { role: ModelRole }) {
         </label>
       )}
       <span className="model-facts">
-        {entry.download} · {entry.dtypeLabel}
+        {entry.download} · {entry.dtypeLabel} ·{' '}
+        {role === 'clip' || models.mllmEngine === 'onnx' ? 'WebGPU (WASM if WebGPU is missing or fails)' : 'the TF.js backend shown above'}
       </span>
       <button type="button" data-testid={`${role}-load`} disabled={busy} onClick={() => void models.load(role, { entryId: choice })}>
         Load
