@@ -5,7 +5,8 @@ import { catalogEntry, sourceFor, type EngineKind, type ModelRole } from '../mod
 import { loadClipScorer, type ClipScorer } from '../models/clip';
 import type { MllmEngine } from '../models/engine';
 import { loadOnnxEngine } from '../models/onnx/engine';
-import { folderSource, hubSource, ModelFileError, type ModelSource } from '../models/sources';
+import { describeLoadFailure } from '../models/loadErrors';
+import { folderSource, hubSource, type ModelSource } from '../models/sources';
 import { loadTfjsEngine } from '../models/tfjs/engine';
 
 export interface FileLoad {
@@ -32,22 +33,6 @@ export type ModelOrigin = { entryId: string } | { hubId: string } | { files: Fil
 export const DEFAULT_HUB_ENDPOINT = 'https://huggingface.co';
 
 const emptySlot = <T>(): ModelSlot<T> => ({ status: 'idle', label: '', files: {}, error: null, notice: null, device: null, handle: null });
-
-/** Load failures in words a user can act on; the technical message stays attached for the curious. */
-export function describeLoadFailure(err: unknown): string {
-  const message = err instanceof Error ? err.message : String(err);
-  if (err instanceof ModelFileError) {
-    if (err.reason === 'network') return `${message} If you are offline, pick a local model folder or a bundled model.`;
-    return message;
-  }
-  if (/out of memory|allocation failed|OOM|Array buffer allocation/i.test(message)) {
-    return `Not enough memory for this model (${message}). Try a smaller model, or close other tabs.`;
-  }
-  if (/Failed to fetch|NetworkError|CORS/i.test(message)) {
-    return `The download was blocked (${message}). You may be offline, or the server refuses cross-origin requests; a local folder works offline.`;
-  }
-  return message;
-}
 
 interface ModelState {
   mllmChoice: string;
