@@ -212,3 +212,24 @@ test('train ASPO in the worker, watch it live, pause, reload, resume, overlay DP
   await page.screenshot({ path: `${OUTPUT}/train.png`, fullPage: true });
   mark('done');
 });
+
+test('a forced non-finite step is skipped and reported in the worker on WebGPU, and training goes on', async ({ page }) => {
+  test.setTimeout(300_000);
+  await page.addInitScript(instrument);
+  await page.goto('/#train');
+  await expect(page.getByTestId('train-backend')).toHaveAttribute('data-backend', 'webgpu', { timeout: 60_000 });
+  await configure(page, 'preset-dpo', 6);
+  await page.getByTestId('train-start').click();
+  await expect.poll(() => seriesLength(page), { timeout: 180_000 }).toBeGreaterThanOrEqual(1);
+  await page.evaluate(() => window.__aspoTrainClient!.injectNonFinite('loss'));
+  await waitForStatus(page, 'done', 180_000);
+  const runId = (await page.getByTestId('run-row').first().getAttribute('data-run-id'))!;
+  const reports = await page.evaluate((id) => window.__aspoTrainEvents.filter((e) => e.runId === id).map((e) => e.report), runId);
+  const skipped = reports.filter((r) => r.skipped);
+  expect(skipped).toHaveLength(1);
+  expect(skipped[0].skipped).toMatch(/not finite/);
+  await expect(page.getByTestId('run-skipped')).toHaveAttribute('data-count', '1');
+  const applied = reports.filter((r) => !r.skipped);
+  expect(applied.length).toBe(reports.length - 1);
+  expect(applied.every((r) => Number.isFinite(r.metrics.loss) && Number.isFinite(r.gradNorm))).toBe(true);
+});
