@@ -206,6 +206,22 @@ export interface TinyTokenizer {
   specialIds: Record<string, number>;
 }
 
+/** The `model` entry of a tokenizer.json for a byte-level BPE, as the tokenizers library writes it. */
+function bpeModel(vocab: Record<string, number>, merges: Array<[string, string]>) {
+  return {
+    type: 'BPE',
+    dropout: null,
+    unk_token: null,
+    continuing_subword_prefix: null,
+    end_of_word_suffix: null,
+    fuse_unk: false,
+    byte_fallback: false,
+    ignore_merges: false,
+    vocab,
+    merges: merges.map(([a, b]) => `${a} ${b}`),
+  };
+}
+
 /** A byte-level BPE tokenizer.json; `withImageTokens` adds the SmolVLM tokens. */
 export function buildTokenizer(withImageTokens: boolean): TinyTokenizer {
   const b2u = bytesToUnicode();
@@ -250,18 +266,7 @@ export function buildTokenizer(withImageTokens: boolean): TinyTokenizer {
     },
     post_processor: null,
     decoder: { type: 'ByteLevel', add_prefix_space: true, trim_offsets: true, use_regex: true },
-    model: {
-      type: 'BPE',
-      dropout: null,
-      unk_token: null,
-      continuing_subword_prefix: null,
-      end_of_word_suffix: null,
-      fuse_unk: false,
-      byte_fallback: false,
-      ignore_merges: false,
-      vocab,
-      merges: merges.map(([a, b]) => `${a} ${b}`),
-    },
+    model: bpeModel(vocab, merges),
   };
   return { json, size: next, specialIds };
 }
@@ -757,18 +762,7 @@ export function buildClipTokenizer(): TinyTokenizer {
       ),
     },
     decoder: { type: 'ByteLevel', add_prefix_space: true, trim_offsets: true, use_regex: true },
-    model: {
-      type: 'BPE',
-      dropout: null,
-      unk_token: null,
-      continuing_subword_prefix: null,
-      end_of_word_suffix: null,
-      fuse_unk: false,
-      byte_fallback: false,
-      ignore_merges: false,
-      vocab,
-      merges: merges.map(([a, b]) => `${a} ${b}`),
-    },
+    model: bpeModel(vocab, merges),
   };
   return { json, size: next, specialIds };
 }
