@@ -82,7 +82,8 @@ test('moving α changes the weights and the ASPO loss to the values the Node-sid
     await expect(page.getByLabel('Equation 10')).toContainText(expected.weights[0].toFixed(4));
     // The same objective as TF.js ops on the WebGPU backend, in float32.
     await expect
-      .poll(async () => Math.abs((await numberAt(page, 'device-check')) - expected.result.loss) / expected.result.loss)
+      // The device result arrives asynchronously; until it does the attribute is absent (NaN keeps polling).
+      .poll(async () => Math.abs(Number((await page.getByTestId('device-check').getAttribute('data-value')) ?? NaN) - expected.result.loss) / expected.result.loss)
       .toBeLessThan(1e-5);
   }
   const atHalf = expectedFor(example.chosenNumbers, example.rejectedNumbers, 0.5, 0.1);
