@@ -59,6 +59,14 @@ describe('sentenceWeightsTf', () => {
     expect(b[2]).toBeCloseTo(1, 6);
   });
 
+  it('equal perplexities give P̂ = 0 exactly (no division by a zero range), so w = α·Ŝ', async () => {
+    const t = tf.tensor1d([-1.5, -0.5, -1, -1]);
+    const w = sentenceWeightsTf([0.2, 0.4, 0.3], t, [0, 0, 1, 2], 0.25);
+    const got = Array.from(await w.data());
+    tf.dispose([t, w]);
+    expect(got).toEqual([0, 0.25, 0.125]);
+  });
+
   it('carries no gradient: the ASPO gradient with in-graph weights is λβ(1 + w_i) per chosen token', async () => {
     const logps = [-1.2, -0.4, -2.5, -0.9, -3.1];
     const ref = [-1.0, -0.9, -2.0, -1.5, -2.0];
