@@ -3,9 +3,19 @@
  * SmolVLM trains in the Web Worker, its chart grows step by step with the StepReports' values, it pauses,
  * survives a reload (metrics from the store, adapters and Adam state from the IndexedDB checkpoint) and
  * resumes to the end; a DPO run is overlaid on it while the longest main-thread task is measured; the PEFT adapter downloads as two files and imports back.
+ * "Before and after" gives the answers and held-out metrics that the same engine computes in this Playwright process
+ * on TF.js' CPU backend from the downloaded adapter.
  */
 import { test, expect, type Page } from '@playwright/test';
 import { mkdirSync, readFileSync } from 'node:fs';
+import * as tf from '@tensorflow/tfjs';
+import type { BatchMetrics } from '../src/aspo/objective';
+import { sandboxPairs } from '../src/data/sandbox';
+import { loadTfjsEngine } from '../src/models/tfjs/engine';
+import type { TrainRun } from '../src/state/trainStore';
+import { importPeftAdapter } from '../src/train/peft';
+import { loraOptions, sandboxImageLoader, Trainer } from '../src/train/trainer';
+import { fixtureSource } from '../scripts/lib/nodeModelSource';
 
 const OUTPUT = 'e2e-output';
 
@@ -80,6 +90,24 @@ function safetensorsNames(bytes: Buffer): { names: string[]; header: Record<stri
   const length = Number(bytes.readBigUInt64LE(0));
   const header = JSON.parse(bytes.subarray(8, 8 + length).toString('utf8')) as Record<string, unknown>;
   return { names: Object.keys(header).filter((k) => k !== '__metadata__'), header };
+}
+
+/** Downloads the PEFT adapter (Export, then both links) into e2e-output/; returns the two paths. */
+async function downloadAdapter(page: Page, prefix = ''): Promise<{ weightsPath: string; configPath: string }> {
+  await page.getByTestId('export-adapter').click();
+  const weightsDownload = page.waitForEvent('download');
+  await page.getByTestId('download-safetensors').click();
+  const weights = await weightsDownload;
+  expect(weights.suggestedFilename()).toBe('adapter_model.safetensors');
+  const weightsPath = `${OUTPUT}/${prefix}adapter_model.safetensors`;
+  await weights.saveAs(weightsPath);
+  const configDownload = page.waitForEvent('download');
+  await page.getByTestId('download-config').click();
+  const config = await configDownload;
+  expect(config.suggestedFilename()).toBe('adapter_config.json');
+  const configPath = `${OUTPUT}/${prefix}adapter_config.json`;
+  await config.saveAs(configPath);
+  return { weightsPath, configPath };
 }
 
 test('train ASPO in the worker, watch it live, pause, reload, resume, overlay DPO, export and import the PEFT adapter', async ({ page }) => {
@@ -182,19 +210,7 @@ test('train ASPO in the worker, watch it live, pause, reload, resume, overlay DP
   await expect(lossChart(page).locator('.recharts-legend-wrapper')).toContainText('ASPO-S+P');
 
   // --- PEFT adapter: two downloads, the PEFT names and config; import back. ---
-  await page.getByTestId('export-adapter').click();
-  const weightsDownload = page.waitForEvent('download');
-  await page.getByTestId('download-safetensors').click();
-  const weights = await weightsDownload;
-  expect(weights.suggestedFilename()).toBe('adapter_model.safetensors');
-  const weightsPath = `${OUTPUT}/adapter_model.safetensors`;
-  await weights.saveAs(weightsPath);
-  const configDownload = page.waitForEvent('download');
-  await page.getByTestId('download-config').click();
-  const config = await configDownload;
-  expect(config.suggestedFilename()).toBe('adapter_config.json');
-  const configPath = `${OUTPUT}/adapter_config.json`;
-  await config.saveAs(configPath);
+  const { weightsPath, configPath } = await downloadAdapter(page);
   const { names, header } = safetensorsNames(readFileSync(weightsPath));
   expect(names.length).toBeGreaterThan(0);
   expect(names.every((n) => /^base_model\.model\..+\.lora_[AB]\.weight$/.test(n)), names.join(', ')).toBe(true);
@@ -232,4 +248,67 @@ test('a forced non-finite step is skipped and reported in the worker on WebGPU, 
   const applied = reports.filter((r) => !r.skipped);
   expect(applied.length).toBe(reports.length - 1);
   expect(applied.every((r) => Number.isFinite(r.metrics.loss) && Number.isFinite(r.gradNorm))).toBe(true);
+});
+
+const COMPARE_METRICS: (keyof BatchMetrics)[] = ['loss', 'rewards/accuracies', 'rewards/margins', 'rewards/chosen', 'rewards/rejected'];
+
+test('before and after: answers and held-out metrics equal those computed in Node from the downloaded adapter', async ({ page }) => {
+  test.setTimeout(360_000);
+  mkdirSync(OUTPUT, { recursive: true });
+  await page.goto('/#train');
+  await expect(page.getByTestId('train-backend')).toHaveAttribute('data-backend', 'webgpu', { timeout: 60_000 });
+  await configure(page, 'preset-dpo', 4);
+  await page.getByTestId('train-start').click();
+  await waitForStatus(page, 'done', 240_000);
+
+  // A small comparison: one held-out scene answered with 6 new tokens, metrics over the first 2 held-out pairs.
+  await setNumber(page, 'compare-prompts', 1);
+  await setNumber(page, 'compare-tokens', 6);
+  await setNumber(page, 'compare-pairs', 2);
+  await page.getByTestId('compare-run').click();
+  const table = page.getByTestId('compare-metrics');
+  await expect(table).toBeVisible({ timeout: 240_000 });
+  await expect(table.locator('caption')).toContainText('Held-out sandbox pairs (2), adapters after step 4');
+  const shown: Record<string, { before: number; after: number }> = {};
+  for (const m of COMPARE_METRICS) {
+    const row = table.locator(`tr[data-metric="${m}"]`);
+    shown[m] = { before: Number(await row.getAttribute('data-before')), after: Number(await row.getAttribute('data-after')) };
+  }
+  await expect(page.getByTestId('gen-before')).toHaveCount(1);
+  const answers = { before: (await page.getByTestId('gen-before').textContent())!, after: (await page.getByTestId('gen-after').textContent())! };
+  const run = (await page.evaluate(() => JSON.parse(localStorage.getItem('aspo-workbench/train')!).state.runs[0])) as TrainRun;
+  const { weightsPath, configPath } = await downloadAdapter(page, 'compare-');
+
+  // Adapters zeroed: the policy is the reference, so every reward is 0 and the loss is −log σ(0) = ln 2.
+  expect(shown.loss.before).toBeCloseTo(Math.log(2), 6);
+  for (const m of ['rewards/margins', 'rewards/chosen', 'rewards/rejected'] as const) expect(Math.abs(shown[m].before), m).toBeLessThan(1e-6);
+  expect(shown['rewards/accuracies'].before).toBe(0);
+  // Trained adapters move the held-out rewards.
+  expect(Math.abs(shown['rewards/chosen'].after)).toBeGreaterThan(1e-4);
+
+  // The same in Node, on the CPU backend: the bundled model's fixture, the run's settings, the downloaded adapter.
+  await tf.setBackend('cpu');
+  const engine = await loadTfjsEngine(fixtureSource('tiny-smolvlm'), { lora: loraOptions(run.settings) });
+  try {
+    const heldOut = sandboxPairs().heldOut;
+    // Constructing a Trainer resets the adapters (B = 0): the "before" model.
+    const trainer = new Trainer({ engine, pairs: sandboxPairs().train, settings: run.settings });
+    const scene = heldOut[0];
+    const image = await sandboxImageLoader(scene.image!, scene);
+    const expectedBefore = await engine.generate({ prompt: scene.prompt, image, maxNewTokens: 6, greedy: true, adapters: false });
+    const before = await trainer.evaluate(heldOut.slice(0, 2));
+    importPeftAdapter({ 'adapter_model.safetensors': readFileSync(weightsPath), 'adapter_config.json': readFileSync(configPath, 'utf8') }, engine.model.lora);
+    const after = await trainer.evaluate(heldOut.slice(0, 2));
+    const expectedAfter = await engine.generate({ prompt: scene.prompt, image, maxNewTokens: 6, greedy: true, adapters: true });
+    console.log(`[train.spec] compare: before "${answers.before}" / after "${answers.after}"; Node: "${expectedBefore.text}" / "${expectedAfter.text}"`);
+    for (const m of COMPARE_METRICS) {
+      expect(Math.abs(shown[m].before - before.metrics[m]), `${m} before: page ${shown[m].before}, Node ${before.metrics[m]}`).toBeLessThan(1e-4);
+      expect(Math.abs(shown[m].after - after.metrics[m]), `${m} after: page ${shown[m].after}, Node ${after.metrics[m]}`).toBeLessThan(1e-4);
+    }
+    expect(answers.before).toBe(expectedBefore.text || '(empty)');
+    expect(answers.after).toBe(expectedAfter.text || '(empty)');
+  } finally {
+    engine.dispose();
+  }
+  await page.getByTestId('compare').screenshot({ path: `${OUTPUT}/compare.png` });
 });

@@ -1,5 +1,6 @@
 import { beforeEach, describe, expect, it } from 'vitest';
 import type { StepReport } from '../train/trainer';
+import { DEFAULT_COMPARE } from '../train/client';
 import { DEFAULT_TRAIN_SETTINGS } from '../train/settings';
 
 // The store persists to localStorage; Node has none, so a Map-backed one stands in (installed before the import).
@@ -94,6 +95,22 @@ describe('trainStore', () => {
     expect(run.status).toBe('interrupted');
     expect(run.history).toHaveLength(1);
     expect(run.notices.at(-1)).toMatch(/checkpoint at step 1/);
+  });
+
+  it('keeps the comparison options across a reload; a state saved before they existed gets the defaults', async () => {
+    useTrain.getState().setCompareOptions({ prompts: 1, heldOutPairs: 2 });
+    expect(useTrain.getState().compareOptions).toEqual({ prompts: 1, maxNewTokens: 24, heldOutPairs: 2 });
+    const saved = JSON.parse(storage.get('aspo-workbench/train')!) as { state: Record<string, unknown> };
+    // (setState persists too, so the saved state is put back before each rehydrate.)
+    useTrain.setState({ compareOptions: { ...DEFAULT_COMPARE } });
+    storage.set('aspo-workbench/train', JSON.stringify(saved));
+    await useTrain.persist.rehydrate();
+    expect(useTrain.getState().compareOptions).toEqual({ prompts: 1, maxNewTokens: 24, heldOutPairs: 2 });
+    delete saved.state.compareOptions;
+    useTrain.setState({ compareOptions: { ...DEFAULT_COMPARE } });
+    storage.set('aspo-workbench/train', JSON.stringify(saved));
+    await useTrain.persist.rehydrate();
+    expect(useTrain.getState().compareOptions).toEqual({ prompts: 3, maxNewTokens: 24, heldOutPairs: 8 });
   });
 
   it('toggles runs in the overlay and names methods as the paper does', () => {

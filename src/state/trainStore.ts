@@ -9,7 +9,7 @@
 import { create } from 'zustand';
 import { createJSONStorage, persist } from 'zustand/middleware';
 import type { BatchMetrics } from '../aspo/objective';
-import type { Comparison, ModelSpec, RunStatus } from '../train/client';
+import { DEFAULT_COMPARE, type CompareOptions, type Comparison, type ModelSpec, type RunStatus } from '../train/client';
 import { DEFAULT_TRAIN_SETTINGS, type TrainSettings } from '../train/settings';
 import type { StepReport } from '../train/trainer';
 
@@ -64,6 +64,8 @@ export interface TrainState {
   /** the run the controls act on */
   activeId: string | null;
   comparison: Comparison | null;
+  /** what "Before and after" runs (prompts, new tokens, held-out pairs) */
+  compareOptions: CompareOptions;
   setForm: (patch: Partial<FormSettings>) => void;
   setLora: (patch: Partial<TrainSettings['lora']>) => void;
   resetForm: () => void;
@@ -80,6 +82,7 @@ export interface TrainState {
   toggleOverlay: (id: string) => void;
   setActive: (id: string | null) => void;
   setComparison: (c: Comparison | null) => void;
+  setCompareOptions: (patch: Partial<CompareOptions>) => void;
 }
 
 export const DEFAULT_FORM: FormSettings = { ...structuredClone(DEFAULT_TRAIN_SETTINGS), steps: 30, epochs: null };
@@ -121,6 +124,7 @@ export const useTrain = create<TrainState>()(
       overlay: [],
       activeId: null,
       comparison: null,
+      compareOptions: { ...DEFAULT_COMPARE },
       setForm: (patch) => set((s) => ({ form: { ...s.form, ...patch } })),
       setLora: (patch) => set((s) => ({ form: { ...s.form, lora: { ...s.form.lora, ...patch } } })),
       resetForm: () => set({ form: structuredClone(DEFAULT_FORM) }),
@@ -176,12 +180,22 @@ export const useTrain = create<TrainState>()(
       toggleOverlay: (id) => set((s) => ({ overlay: s.overlay.includes(id) ? s.overlay.filter((o) => o !== id) : [...s.overlay, id] })),
       setActive: (id) => set({ activeId: id }),
       setComparison: (comparison) => set({ comparison }),
+      setCompareOptions: (patch) => set((s) => ({ compareOptions: { ...s.compareOptions, ...patch } })),
     }),
     {
       name: 'aspo-workbench/train',
       version: 1,
       storage: createJSONStorage(() => globalThis.localStorage),
-      partialize: (s) => ({ form: s.form, checkpointEvery: s.checkpointEvery, data: s.data, sandboxCount: s.sandboxCount, runs: s.runs, overlay: s.overlay, activeId: s.activeId }),
+      partialize: (s) => ({
+        form: s.form,
+        checkpointEvery: s.checkpointEvery,
+        data: s.data,
+        sandboxCount: s.sandboxCount,
+        compareOptions: s.compareOptions,
+        runs: s.runs,
+        overlay: s.overlay,
+        activeId: s.activeId,
+      }),
       // A run that was preparing or running when the page went away resumes from its checkpoint.
       merge: (persisted, current) => {
         const p = (persisted ?? {}) as Partial<TrainState>;
@@ -200,7 +214,7 @@ export const useTrain = create<TrainState>()(
               }
             : r,
         );
-        return { ...current, ...p, form: { ...current.form, ...(p.form ?? {}) }, runs };
+        return { ...current, ...p, form: { ...current.form, ...(p.form ?? {}) }, compareOptions: { ...current.compareOptions, ...(p.compareOptions ?? {}) }, runs };
       },
     },
   ),

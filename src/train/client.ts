@@ -39,6 +39,16 @@ export interface Generation {
   after: string;
 }
 
+/** What "Before and after" runs: greedy answers to the first `prompts` held-out sandbox scenes, and metrics over the first `heldOutPairs` held-out pairs. */
+export interface CompareOptions {
+  prompts: number;
+  maxNewTokens: number;
+  heldOutPairs: number;
+}
+
+/** Three answers of 24 new tokens; metrics over all 8 held-out sandbox pairs. */
+export const DEFAULT_COMPARE: Readonly<CompareOptions> = Object.freeze({ prompts: 3, maxNewTokens: 24, heldOutPairs: 8 });
+
 export interface Comparison {
   runId: string | null;
   /** adapters' step when compared (null: imported or no run) */
@@ -70,7 +80,7 @@ export type WorkerRequest =
   | { id: number; type: 'resume'; runId: string; checkpointEvery: number; files?: File[] }
   | { id: number; type: 'pause' }
   | { id: number; type: 'stop' }
-  | { id: number; type: 'compare'; runId: string | null; prompts: number; maxNewTokens: number }
+  | ({ id: number; type: 'compare'; runId: string | null } & CompareOptions)
   | { id: number; type: 'exportAdapter' }
   | { id: number; type: 'importAdapter'; files: { 'adapter_model.safetensors': Uint8Array; 'adapter_config.json'?: string } }
   | { id: number; type: 'deleteCheckpoint'; runId: string }
@@ -175,8 +185,8 @@ export class TrainClient {
     return this.call('stop', {});
   }
   /** Greedy answers to held-out sandbox prompts with adapters off and on, and held-out metrics. */
-  compare(runId: string | null, prompts = 3, maxNewTokens = 24) {
-    return this.call('compare', { runId, prompts, maxNewTokens });
+  compare(runId: string | null, options: CompareOptions = DEFAULT_COMPARE) {
+    return this.call('compare', { runId, ...options });
   }
   exportAdapter() {
     return this.call('exportAdapter', {});

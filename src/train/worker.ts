@@ -16,7 +16,7 @@ import { DEFAULT_LORA_TARGETS, type LoraOptions } from '../models/tfjs/lora';
 import { ensureOnnxRuntime } from '../models/transformersEnv';
 import { initBackend } from '../tf/backend';
 import { deleteCheckpoint, listCheckpoints, loadCheckpoint, saveCheckpoint, type DataSpec, type ModelSpec } from './checkpointStore';
-import type { Comparison, ModelInfo, ReplyValues, RunStatus, StartRequest, TrainEvent, WorkerMessage, WorkerRequest } from './client';
+import type { CompareOptions, Comparison, ModelInfo, ReplyValues, RunStatus, StartRequest, TrainEvent, WorkerMessage, WorkerRequest } from './client';
 import { exportPeftAdapter, importPeftAdapter } from './peft';
 import { resolveSettings, type TrainSettings } from './settings';
 import { loraOptions, sandboxImageLoader, Trainer, type ImageLoader } from './trainer';
@@ -275,14 +275,14 @@ function restoreAdapters(engine: TfjsEngine, saved: tf.Tensor[]) {
   tf.dispose(saved);
 }
 
-async function compare(runId: string | null, prompts: number, maxNewTokens: number): Promise<Comparison> {
+async function compare(runId: string | null, { prompts, maxNewTokens, heldOutPairs }: CompareOptions): Promise<Comparison> {
   if (run?.loop) throw new Error('pause the run before comparing (the comparison uses the model the run trains)');
   if (!model?.engine) throw new Error('load a model first');
   const engine = model.engine;
   const notices: string[] = [];
   if (runId && run?.runId !== runId) notices.push('the adapters shown are the ones in the model now, not those of the selected run');
   const generations: Comparison['generations'] = [];
-  for (const pair of HELD_OUT.slice(0, prompts)) {
+  for (const pair of HELD_OUT.slice(0, Math.max(1, prompts))) {
     const image = engine.config.modelType === 'idefics3' && pair.image ? await sandboxImageLoader(pair.image, pair) : undefined;
     const prompt = image ? pair.prompt : `${pair.prompt} (${pair.chosen.split('.')[0].toLowerCase()})`;
     const before = await engine.generate({ prompt, image, maxNewTokens, greedy: true, adapters: false });
@@ -300,9 +300,10 @@ async function compare(runId: string | null, prompts: number, maxNewTokens: numb
   try {
     if (!evaluator) throw new Error('held-out sandbox pairs need a multimodal model (they have images)');
     for (const name of lora.names()) lora.get(name)!.B.assign(tf.zerosLike(lora.get(name)!.B));
-    const before = await evaluator.evaluate(HELD_OUT);
+    const pairs = HELD_OUT.slice(0, Math.max(1, heldOutPairs));
+    const before = await evaluator.evaluate(pairs);
     restoreAdapters(engine, saved.map((t) => tf.clone(t)));
-    const after = await evaluator.evaluate(HELD_OUT);
+    const after = await evaluator.evaluate(pairs);
     heldOut = { before: before.metrics, after: after.metrics, pairs: after.pairs };
     notices.push(...after.notices);
   } finally {
@@ -371,7 +372,7 @@ async function handle(req: WorkerRequest): Promise<unknown> {
     case 'stop':
       return halt('stop');
     case 'compare':
-      return compare(req.runId, req.prompts, req.maxNewTokens);
+      return compare(req.runId, req);
     case 'exportAdapter':
       return exportAdapter();
     case 'importAdapter':

@@ -1,7 +1,12 @@
 import { useId } from 'react';
 import type { BatchMetrics } from '../../aspo/objective';
+import { SANDBOX_SCENES, SANDBOX_TRAIN_SIZE } from '../../data/sandbox';
 import { useTrain } from '../../state/trainStore';
 import { compareRun, exportAdapter, importAdapter, useWorker } from './controller';
+import { Num } from './SettingsForm';
+
+/** The sandbox's held-out pairs (the scenes the runs never train on). */
+const HELD_OUT_PAIRS = SANDBOX_SCENES.length - SANDBOX_TRAIN_SIZE;
 
 const METRICS: (keyof BatchMetrics)[] = ['loss', 'rewards/accuracies', 'rewards/margins', 'rewards/chosen', 'rewards/rejected'];
 
@@ -12,14 +17,21 @@ function fmt(v: number): string {
 /** The model's answers to held-out sandbox prompts with adapters off and on, and held-out metrics. */
 export function ComparePanel({ disabled }: { disabled: boolean }) {
   const comparison = useTrain((s) => s.comparison);
+  const options = useTrain((s) => s.compareOptions);
+  const setOptions = useTrain((s) => s.setCompareOptions);
   const busy = useWorker((s) => s.busy);
   return (
     <section className="train-compare" aria-label="Before and after" data-testid="compare">
       <h2>Before and after</h2>
+      <div className="train-grid">
+        <Num label={`Held-out scenes answered (of ${HELD_OUT_PAIRS})`} value={options.prompts} min={1} max={HELD_OUT_PAIRS} integer onChange={(prompts) => setOptions({ prompts })} testId="compare-prompts" />
+        <Num label="New tokens per answer" value={options.maxNewTokens} min={1} max={256} integer onChange={(maxNewTokens) => setOptions({ maxNewTokens })} testId="compare-tokens" />
+        <Num label={`Held-out pairs scored (of ${HELD_OUT_PAIRS})`} value={options.heldOutPairs} min={1} max={HELD_OUT_PAIRS} integer onChange={(heldOutPairs) => setOptions({ heldOutPairs })} testId="compare-pairs" />
+      </div>
       <button type="button" data-testid="compare-run" disabled={disabled || !!busy} onClick={() => void compareRun()}>
         Compare adapters off / on
       </button>
-      <span className="train-hint"> greedy, 24 new tokens, 3 held-out sandbox scenes; held-out reward accuracy over 8 pairs</span>
+      <span className="train-hint"> greedy answers with the adapters off and on; held-out rewards with the adapters zeroed and as trained</span>
       {comparison && (
         <>
           <div className="table-scroll">

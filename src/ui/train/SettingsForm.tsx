@@ -15,7 +15,7 @@ interface NumProps {
 }
 
 /** A labelled number input that commits only valid values (a half-typed "0." stays a draft). */
-function Num({ label, value, onChange, step = 1, min, max, integer, testId, hint }: NumProps) {
+export function Num({ label, value, onChange, step = 1, min, max, integer, testId, hint }: NumProps) {
   const id = useId();
   const [draft, setDraft] = useState<string | null>(null);
   const [error, setError] = useState<string | null>(null);

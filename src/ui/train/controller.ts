@@ -197,7 +197,8 @@ export function resumeRun(runId: string) {
 
 export function compareRun() {
   return busy('comparing', async () => {
-    const c = await trainClient().compare(useTrain.getState().activeId, 3, 24);
+    const { activeId, compareOptions } = useTrain.getState();
+    const c = await trainClient().compare(activeId, compareOptions);
     useTrain.getState().setComparison(c);
   });
 }
