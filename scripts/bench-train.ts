@@ -27,7 +27,7 @@ const clock = new Clock('bench:train');
 const log = (message: string) => clock.log(message);
 
 /** Total wall time the measurements may use (the last one started may still run up to its cap). */
-const TOTAL_BUDGET_S = Number(process.env.BENCH_BUDGET_S ?? 3000);
+const TOTAL_BUDGET_S = Number(process.env.BENCH_BUDGET_S ?? 3600);
 
 /** Parts to run (for debugging one of them): a comma list of tinyWebgpu, tinyCpu, app, m256Webgpu, m256Cpu; default all. */
 const PARTS = process.env.BENCH_PARTS?.split(',').map((x) => x.trim());
@@ -64,7 +64,7 @@ const M256_RESPONSE_TOKENS = 8;
 /** Loading and preparing the three trainers (three reference forwards; on WebGPU the first uploads the weights). */
 const M256_SETUP_CAP_S: Record<'webgpu' | 'cpu', number> = { webgpu: 900, cpu: 400 };
 /** Measured rounds (three steps each) of the 256M model: as many as fit this allotment, within 1 … M256_MAX_ROUNDS. */
-const M256_ALLOTMENT_S: Record<'webgpu' | 'cpu', number> = { webgpu: 900, cpu: 500 };
+const M256_ALLOTMENT_S: Record<'webgpu' | 'cpu', number> = { webgpu: 1200, cpu: 500 };
 const M256_MAX_ROUNDS = 5;
 /** The app: loading the page, the worker's model and prepare, and the 20 steps. */
 const APP_CAP_S = 270;
