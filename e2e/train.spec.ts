@@ -92,21 +92,22 @@ function safetensorsNames(bytes: Buffer): { names: string[]; header: Record<stri
   return { names: Object.keys(header).filter((k) => k !== '__metadata__'), header };
 }
 
+/** Clicks a download link and saves the file into e2e-output/ under `prefix` + its expected name. */
+async function download(page: Page, testId: string, name: string, prefix: string): Promise<string> {
+  const pending = page.waitForEvent('download');
+  await page.getByTestId(testId).click();
+  const file = await pending;
+  expect(file.suggestedFilename()).toBe(name);
+  const path = `${OUTPUT}/${prefix}${name}`;
+  await file.saveAs(path);
+  return path;
+}
+
 /** Downloads the PEFT adapter (Export, then both links) into e2e-output/; returns the two paths. */
 async function downloadAdapter(page: Page, prefix = ''): Promise<{ weightsPath: string; configPath: string }> {
   await page.getByTestId('export-adapter').click();
-  const weightsDownload = page.waitForEvent('download');
-  await page.getByTestId('download-safetensors').click();
-  const weights = await weightsDownload;
-  expect(weights.suggestedFilename()).toBe('adapter_model.safetensors');
-  const weightsPath = `${OUTPUT}/${prefix}adapter_model.safetensors`;
-  await weights.saveAs(weightsPath);
-  const configDownload = page.waitForEvent('download');
-  await page.getByTestId('download-config').click();
-  const config = await configDownload;
-  expect(config.suggestedFilename()).toBe('adapter_config.json');
-  const configPath = `${OUTPUT}/${prefix}adapter_config.json`;
-  await config.saveAs(configPath);
+  const weightsPath = await download(page, 'download-safetensors', 'adapter_model.safetensors', prefix);
+  const configPath = await download(page, 'download-config', 'adapter_config.json', prefix);
   return { weightsPath, configPath };
 }
 
