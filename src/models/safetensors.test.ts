@@ -26,6 +26,14 @@ function u16le(...vals: number[]): number[] {
   return vals.flatMap((v) => [v & 0xff, (v >> 8) & 0xff]);
 }
 
+function f32le(...vals: number[]): Uint8Array {
+  const out = new Uint8Array(4 * vals.length);
+  vals.forEach((v, i) => new DataView(out.buffer).setFloat32(4 * i, v, true));
+  return out;
+}
+
+const TWO_F32 = '{"w":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}}';
+
 describe('half-precision bit patterns', () => {
   it('decodes BF16 exactly', () => {
     expect(bf16BitsToFloat(0x3f80)).toBe(1);
@@ -279,6 +287,44 @@ describe('malformed files', () => {
       'w',
     ],
     ['bad metadata', rawFile('{"__metadata__":{"a":1}}', []), /__metadata__/, null],
+    [
+      // The header is padded with 4 spaces but its length leaves them out: the weights would start 4 bytes early.
+      'header length pointing into the header padding',
+      rawFile(`${TWO_F32}    `, f32le(1, 2), BigInt(TWO_F32.length)),
+      new RegExp(`header length ${TWO_F32.length} stops 4 bytes short of the header's padding.*should be ${TWO_F32.length + 4}`),
+      null,
+    ],
+    [
+      'a gap between tensors',
+      rawFile(
+        '{"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},"b":{"dtype":"F32","shape":[1],"data_offsets":[8,12]}}',
+        new Uint8Array(12),
+      ),
+      /leave a gap after tensor "a" \[0, 4\]: bytes 4–7 of the data buffer belong to no tensor/,
+      'b',
+    ],
+    [
+      'a first tensor not at byte 0',
+      rawFile('{"w":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}}', new Uint8Array(8)),
+      /start at byte 4, but the first tensor must start at byte 0/,
+      'w',
+    ],
+    [
+      'trailing bytes after the last tensor',
+      rawFile('{"w":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}}', [0, 0, 0x80, 0x3f, 0xde, 0xad]),
+      /the tensors cover 4 bytes but the data buffer holds 6: the last 2 bytes of the file belong to no tensor/,
+      null,
+    ],
+    ['trailing bytes and no tensor', rawFile('{}', [1, 2, 3]), /the tensors cover 0 bytes but the data buffer holds 3/, null],
+    [
+      'a duplicated tensor name (the first entry’s bytes become a gap)',
+      rawFile(
+        '{"w":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},"w":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}}',
+        new Uint8Array(8),
+      ),
+      /first tensor must start at byte 0/,
+      'w',
+    ],
   ];
 
   for (const [label, bytes, pattern, tensor] of cases) {
@@ -295,4 +341,45 @@ describe('malformed files', () => {
       if (tensor !== null) expect(err!.message).toContain(`tensor "${tensor}"`);
     });
   }
+});
+
+describe('the data buffer is covered exactly', () => {
+  it('accepts what the reference reader accepts: whitespace around the header JSON, zero-sized tensors anywhere', () => {
+    expect(parseSafetensors(rawFile('{}\r \t\n', []), 'pad.safetensors').tensors.size).toBe(0);
+    expect(parseSafetensors(rawFile('\t\n{}\r ', []), 'lead.safetensors').tensors.size).toBe(0);
+    const zeros = parseSafetensors(
+      rawFile(
+        '{"e0":{"dtype":"F32","shape":[0],"data_offsets":[0,0]},"w":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},' +
+          '"e1":{"dtype":"I64","shape":[3,0],"data_offsets":[8,8]}}',
+        f32le(1, 2),
+      ),
+      'zero.safetensors',
+    );
+    expect(Array.from(zeros.tensors.get('w')!.data as Float32Array)).toEqual([1, 2]);
+    expect(zeros.tensors.get('e1')!.shape).toEqual([3, 0]);
+  });
+
+  it('rejects every header length that moves the data start, and every truncation or appended byte, of a file we write', () => {
+    // An odd total of bytes of JSON, so the header carries padding for a wrong length to point into.
+    const bytes = serializeSafetensors({
+      a: { dtype: 'F32', shape: [3], data: Float32Array.from([1, 2, 3]) },
+      b: { dtype: 'BF16', shape: [1], data: Float32Array.from([4]) },
+    });
+    const n = Number(new DataView(bytes.buffer).getBigUint64(0, true));
+    const json = new TextDecoder().decode(bytes.subarray(8, 8 + n)).trimEnd().length;
+    expect(n - json).toBeGreaterThan(0);
+    expect(() => parseSafetensors(bytes, 'ok.safetensors')).not.toThrow();
+    for (let len = json; len < n + 8; len++) {
+      if (len === n) continue;
+      const moved = bytes.slice();
+      new DataView(moved.buffer).setBigUint64(0, BigInt(len), true);
+      expect(() => parseSafetensors(moved, 'moved.safetensors'), `header length ${len} (true: ${n})`).toThrow(/"moved\.safetensors"/);
+    }
+    for (let k = 1; k <= 8; k++) {
+      expect(() => parseSafetensors(bytes.subarray(0, bytes.length - k), 'cut.safetensors')).toThrow(/"cut\.safetensors"/);
+      const longer = new Uint8Array(bytes.length + k);
+      longer.set(bytes);
+      expect(() => parseSafetensors(longer, 'long.safetensors')).toThrow(/"long\.safetensors".*the last \d+ bytes of the file belong to no tensor/);
+    }
+  });
 });

@@ -5,6 +5,8 @@
  * UTF-8 JSON, then the data buffer. The header maps every tensor name to
  * `{ dtype, shape, data_offsets: [begin, end] }` (offsets relative to the start
  * of the data buffer) and may hold a `__metadata__` map of string → string.
+ * The tensors must cover the data buffer exactly, without gaps, overlaps or
+ * trailing bytes, as the reference implementation requires.
  *
  * Pure data: no TF.js, no DOM. Floating-point tensors (F32, F16, BF16) are
  * decoded exactly to `Float32Array`; I32 to `Int32Array`; I64 to
@@ -206,6 +208,11 @@ interface HeaderEntry {
   end: number;
 }
 
+/** Space, tab, line feed, carriage return: what JSON allows around a value, and what writers pad the header with. */
+function isJsonWhitespace(byte: number): boolean {
+  return byte === 0x20 || byte === 0x09 || byte === 0x0a || byte === 0x0d;
+}
+
 function isNonNegInt(x: unknown): x is number {
   return typeof x === 'number' && Number.isSafeInteger(x) && x >= 0;
 }
@@ -301,18 +308,41 @@ export function openSafetensors(buffer: ArrayBuffer | Uint8Array, fileName: stri
     entries.push({ name, dtype: info.dtype, shape: [...shape], begin, end });
   }
 
-  // Overlap check: sort by start, then every tensor must start at or after the previous end.
+  // Like the reference reader (safetensors' `Metadata::validate`), the tensors must tile the data buffer
+  // exactly: from byte 0, each starting where the previous one ends, the last ending at the end of the file.
+  // Anything else is a wrong header length (every tensor shifted), a hand-edited header or bytes appended.
   const sorted = [...entries].sort((a, b) => a.begin - b.begin || a.end - b.end);
-  for (let i = 1; i < sorted.length; i++) {
-    const prev = sorted[i - 1];
-    const cur = sorted[i];
-    if (cur.begin < prev.end) {
+  let covered = 0;
+  let prev: HeaderEntry | undefined;
+  for (const cur of sorted) {
+    if (prev && cur.begin < covered) {
       fail(
         fileName,
         `data_offsets [${cur.begin}, ${cur.end}] overlap those of tensor "${prev.name}" [${prev.begin}, ${prev.end}]`,
         cur.name,
       );
     }
+    if (cur.begin > covered) {
+      fail(
+        fileName,
+        prev
+          ? `data_offsets [${cur.begin}, ${cur.end}] leave a gap after tensor "${prev.name}" [${prev.begin}, ${prev.end}]: bytes ${covered}–${cur.begin - 1} of the data buffer belong to no tensor`
+          : `data_offsets [${cur.begin}, ${cur.end}] start at byte ${cur.begin}, but the first tensor must start at byte 0 of the data buffer`,
+        cur.name,
+      );
+    }
+    covered = cur.end;
+    prev = cur;
+  }
+  if (covered !== dataLen) {
+    const extra = dataLen - covered;
+    const intoPadding = bytes.subarray(dataStart, dataStart + extra).every(isJsonWhitespace);
+    fail(
+      fileName,
+      intoPadding
+        ? `header length ${n} stops ${extra} bytes short of the header's padding (bytes ${dataStart}–${dataStart + extra - 1} are whitespace): every tensor would be read ${extra} bytes too early; the header length should be ${n + extra}`
+        : `the tensors cover ${covered} bytes but the data buffer holds ${dataLen}: the last ${extra} bytes of the file belong to no tensor (bytes appended to the file, or a wrong header length)`,
+    );
   }
 
   const byName = new Map(entries.map((e) => [e.name, e]));
