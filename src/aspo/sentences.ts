@@ -4,14 +4,25 @@
  * A small hand-written scanner rather than Intl.Segmenter: ICU (Node 20) breaks after
  * "Mr.", "e.g." and between initials, and its output follows the runtime's ICU version.
  * Offsets are JS string indices (UTF-16 code units); a boundary always sits on a
- * non-whitespace character, so it never cuts a surrogate pair.
+ * non-whitespace character after whitespace or after a script's own terminator, so it
+ * never cuts a surrogate pair.
  *
  * Rules:
  * - Every "\n" ends a sentence (so each list item line is its own sentence).
  * - A run of `.` `!` `?` `…`, plus any closing quotes/brackets right after it, ends a
  *   sentence when whitespace and then more text follow on the same line.
+ * - A run holding a terminator of a script written without spaces after its sentences
+ *   (CJK `。！？．｡`) or one that only ever ends a sentence (Devanagari `।॥`, Arabic `؟`,
+ *   Urdu `۔`, Armenian `։`, Ethiopic `።፧`, Myanmar `။`, Khmer `។`) ends a sentence before
+ *   any more text on the line, with or without whitespace, whatever its case; except a
+ *   full-width `．` inside a number or Latin word ("３．５", "ｅｘａｍｐｌｅ．ｃｏｍ") or after an
+ *   enumerator ("１．"), and a quoted exclamation followed by Hiragana (「行こう！」と言った),
+ *   the Japanese counterpart of `"Stop!" he said`.
  * - Whitespace after a sentence belongs to it; leading whitespace to the first one.
- * - A terminator followed by a word starting with a lowercase letter never ends a
+ * - A span with no letter or digit ("?!", "---", "。。", an emoji) is not a sentence of its
+ *   own: it joins the sentence before it, or the one after it when it opens the text. Text
+ *   with no letter or digit at all is one span, like whitespace-only text.
+ * - A Latin terminator followed by a word starting with a lowercase letter never ends a
  *   sentence: this keeps "e.g. this", "etc. and", "5 p.m. today", "wait... what" and
  *   `"Stop!" he said` together, and covers abbreviations missing from the lists below.
  * - Before an uppercase word a terminator ends a sentence, except after a title /
@@ -20,7 +31,7 @@
  *   colon, and after initials (see isInitial).
  * - "etc.", "a.m.", "U.S." and unknown abbreviations before an uppercase word end the
  *   sentence: at the end of a list that is the usual reading ("apples, pears, etc. Then").
- * - A dot with no whitespace after it (3.5, $3.50, example.com, file.txt) never splits.
+ * - A Latin dot with no whitespace after it (3.5, $3.50, example.com, file.txt) never splits.
  */
 
 export interface SentenceSpan {
@@ -29,10 +40,15 @@ export interface SentenceSpan {
   end: number;
 }
 
-const TERMINATORS = '.!?…';
-const CLOSERS = '"\'”’»)]}*_`';
-const OPENERS = /^["'“‘«([{*_`¿¡]+/u;
-const NEXT_FIRST_CHAR = /["'“‘«([{*_`¿¡]*(.)/suy;
+const LATIN_TERMINATORS = '.!?…';
+const FULL_WIDTH_STOP = '．';
+// Terminators that end a sentence with no whitespace after them (see the rules above).
+const SCRIPT_TERMINATORS = `。！？${FULL_WIDTH_STOP}｡।॥؟۔։።፧။។`;
+const TERMINATORS = LATIN_TERMINATORS + SCRIPT_TERMINATORS;
+const CLOSERS = '"\'”’»)]}*_`」』）】〕〉》〗〙〛＂＇］｝';
+const OPENERS = /^["'“‘«([{*_`¿¡「『（【〔〈《〖〘〚＂＇［｛]+/u;
+const NEXT_FIRST_CHAR = /["'“‘«([{*_`¿¡「『（【〔〈《〖〘〚＂＇［｛]*(.)/suy;
+const CONTENT = /[\p{L}\p{N}]/u;
 
 // Abbreviations that (almost) never end a sentence, whatever follows on the line.
 const ALWAYS_CONTINUE = new Set([
@@ -42,7 +58,8 @@ const ALWAYS_CONTINUE = new Set([
 ]);
 // Abbreviations that only continue before a number: "No. 5" but "No. That is wrong."
 const BEFORE_NUMBER = new Set(['no', 'nos', 'vol', 'fig', 'p', 'pp', 'eq', 'ch', 'sec']);
-const ENUMERATOR = /^(\d{1,3}|\p{L}|[ivx]{1,4}|[IVX]{1,4})$/u;
+// Letters with case only: a one-syllable Hangul or Han answer ("네.") is a sentence, not a list label.
+const ENUMERATOR = /^(\p{Nd}{1,3}|\p{Lu}|\p{Ll}|[ivx]{1,4}|[IVX]{1,4})$/u;
 const INITIALS = /^\p{Lu}(\.\p{Lu})*$/u;
 
 const isSpace = (ch: string | undefined): boolean => ch !== undefined && /\s/u.test(ch);
@@ -52,9 +69,12 @@ function skipSpace(text: string, i: number): number {
   return i;
 }
 
-/** Start of the whitespace-delimited word ending at `end`. */
-function wordStartBefore(text: string, end: number): number {
-  while (end > 0 && !isSpace(text[end - 1])) end--;
+/**
+ * Start of the whitespace-delimited word ending at `end`, no earlier than `floor` (the sentence start:
+ * after a CJK terminator the previous sentence touches this one).
+ */
+function wordStartBefore(text: string, end: number, floor: number): number {
+  while (end > floor && !isSpace(text[end - 1])) end--;
   return end;
 }
 
@@ -68,7 +88,7 @@ function nextWord(text: string, start: number): string {
 function opensList(text: string, wordStart: number, sentenceStart: number): boolean {
   let prev = wordStart;
   while (prev > sentenceStart && isSpace(text[prev - 1])) prev--;
-  return prev === sentenceStart || text[prev - 1] === ':';
+  return prev === sentenceStart || text[prev - 1] === ':' || text[prev - 1] === '：';
 }
 
 /**
@@ -83,11 +103,11 @@ function isInitial(text: string, wordStart: number, sentenceStart: number, next:
   if (/^\p{Lu}(\.\p{Lu})*\.$/u.test(nextWord(text, next))) return true;
   let prevEnd = wordStart;
   while (prevEnd > sentenceStart && isSpace(text[prevEnd - 1])) prevEnd--;
-  const prev = text.slice(wordStartBefore(text, prevEnd), prevEnd).replace(OPENERS, '');
+  const prev = text.slice(wordStartBefore(text, prevEnd, sentenceStart), prevEnd).replace(OPENERS, '');
   return /^\p{Lu}(\p{L}*|(\.\p{Lu})*\.)$/u.test(prev);
 }
 
-/** Whether the terminator run text[runStart, runEnd), followed by more text at `next`, ends a sentence. */
+/** Whether the Latin terminator run text[runStart, runEnd), followed by whitespace and more text at `next`, ends a sentence. */
 function endsSentence(
   text: string,
   runStart: number,
@@ -100,7 +120,7 @@ function endsSentence(
   if (/\p{Ll}/u.test(first)) return false;
   if (text.slice(runStart, runEnd) !== '.') return true;
 
-  const wordStart = wordStartBefore(text, runStart);
+  const wordStart = wordStartBefore(text, runStart, sentenceStart);
   const word = text.slice(wordStart, runStart).replace(OPENERS, '');
   const key = word.toLowerCase();
   if (ALWAYS_CONTINUE.has(key)) return false;
@@ -113,8 +133,44 @@ function endsSentence(
 }
 
 /**
+ * Whether a run holding a script terminator, text[runStart, runEnd) and its closers up to `end`, ends a
+ * sentence before the text at `next` (right at `end` when no whitespace follows).
+ */
+function scriptRunEnds(text: string, runStart: number, runEnd: number, end: number, next: number, sentenceStart: number): boolean {
+  const touching = next === end;
+  if (text.slice(runStart, runEnd) === FULL_WIDTH_STOP) {
+    const alnum = /[\p{N}\p{sc=Latin}]/u;
+    if (touching && runEnd === end && alnum.test(text[runStart - 1] ?? '') && alnum.test(text[next])) return false;
+    let digitsStart = runStart;
+    while (digitsStart > sentenceStart && /\p{Nd}/u.test(text[digitsStart - 1])) digitsStart--;
+    const digits = runStart - digitsStart;
+    if (digits >= 1 && digits <= 3 && opensList(text, digitsStart, sentenceStart)) return false;
+  }
+  return !(touching && end > runEnd && /\p{sc=Hiragana}/u.test(text[next]));
+}
+
+const hasContent = (text: string, start: number, end: number): boolean => CONTENT.test(text.slice(start, end));
+
+/**
+ * Drops the boundaries around spans with no letter or digit: such a span joins the sentence before it, or
+ * the first sentence with content when it opens the text.
+ */
+function mergeContentless(text: string, starts: number[]): number[] {
+  const endOf = (k: number) => (k + 1 < starts.length ? starts[k + 1] : text.length);
+  const kept = [0];
+  let keptHasContent = hasContent(text, 0, endOf(0));
+  for (let k = 1; k < starts.length; k++) {
+    if (!hasContent(text, starts[k], endOf(k))) continue;
+    if (keptHasContent) kept.push(starts[k]);
+    keptHasContent = true;
+  }
+  return kept;
+}
+
+/**
  * Contiguous sentence spans that concatenate back to `text` exactly, so that every
- * token can be mapped to a sentence. "" gives []; whitespace-only text gives one span.
+ * token can be mapped to a sentence. "" gives []; text without a letter or digit
+ * (whitespace, punctuation, emoji) gives one span.
  */
 export function splitSentences(text: string): SentenceSpan[] {
   if (text === '') return [];
@@ -133,19 +189,26 @@ export function splitSentences(text: string): SentenceSpan[] {
       continue;
     }
     let runEnd = i;
-    while (runEnd < text.length && TERMINATORS.includes(text[runEnd])) runEnd++;
+    let script = false;
+    while (runEnd < text.length && TERMINATORS.includes(text[runEnd])) {
+      script ||= SCRIPT_TERMINATORS.includes(text[runEnd]);
+      runEnd++;
+    }
     let end = runEnd;
     while (end < text.length && CLOSERS.includes(text[end])) end++;
     const next = skipSpace(text, end);
     // A line break in the gap is left to the "\n" branch above.
-    const sameLine = next > end && next < text.length && !text.slice(end, next).includes('\n');
-    if (sameLine && endsSentence(text, i, runEnd, next, sentenceStart)) {
-      starts.push((sentenceStart = next));
+    if (next < text.length && !text.slice(end, next).includes('\n')) {
+      const ends = script
+        ? scriptRunEnds(text, i, runEnd, end, next, sentenceStart)
+        : next > end && endsSentence(text, i, runEnd, next, sentenceStart);
+      if (ends) starts.push((sentenceStart = next));
     }
     i = end;
   }
-  return starts.map((start, k) => {
-    const end = k + 1 < starts.length ? starts[k + 1] : text.length;
+  const kept = mergeContentless(text, starts);
+  return kept.map((start, k) => {
+    const end = k + 1 < kept.length ? kept[k + 1] : text.length;
     return { text: text.slice(start, end), start, end };
   });
 }
