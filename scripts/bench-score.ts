@@ -3,7 +3,8 @@
  * response in one call (batched) vs one sentence per call, in Chromium (ONNX Runtime Web on WebGPU where its WebGPU
  * EP works, and on WebAssembly) and in Node (onnxruntime-node, CPU) for reference; (b) per-token log-prob
  * throughput of the ONNX engine vs the TF.js engine on the bundled tiny SmolVLM in Chromium, same prompt, image
- * and responses.
+ * and responses; (c) the character offsets of a long response's tokens (tokenizeResponse) against the growing-prefix
+ * decoding it replaced, in Node.
  *
  *   npm run bench:score            (vite build, then this script; it serves dist/ with `vite preview` itself)
  *
@@ -19,6 +20,9 @@ import { splitSentences } from '../src/aspo/sentences';
 import { sandboxImage, sandboxPairs } from '../src/data/sandbox';
 import { loadClipScorer } from '../src/models/clip';
 import type { OnnxDevice } from '../src/models/onnx/engine';
+import { tokenizeResponse, type ChatFormat } from '../src/models/teacherForcing';
+import { longResponse, prefixDecodedEnd } from '../src/models/teacherForcing.testutil';
+import { loadTokenizer } from '../src/models/transformersEnv';
 import type { ImagePixels } from '../src/harness/main';
 import { Clock, isSkipped, machine, median, ROOT, round, Session, skipped, Timeout, withPreview, type Outcome } from './lib/bench';
 import { nodeFolderSource } from './lib/nodeModelSource';
@@ -41,6 +45,9 @@ const CLIP_WARMUP_ROUNDS = 2;
 const CLIP_ROUNDS = 15;
 const ENGINE_WARMUP_ROUNDS = 2;
 const ENGINE_ROUNDS = 15;
+/** Sentences of the long responses (about 20 tokens each on the tiny SmolVLM's tokenizer). */
+const OFFSET_SENTENCES = [100, 400];
+const OFFSET_ROUNDS = 3;
 
 function sandboxPixels(): ImagePixels {
   const img = sandboxImage(IMAGE_KEY)!;
@@ -204,6 +211,35 @@ async function enginesInBrowser(session: Session, tfjsBackend: 'webgpu' | 'cpu',
 }
 
 // ---------------------------------------------------------------------------
+// (c) Token offsets of a long response: linear tokenizeResponse vs decoding the growing prefix per token
+// ---------------------------------------------------------------------------
+
+async function offsetsInNode() {
+  const tokenizer = await loadTokenizer(nodeFolderSource(resolve(ROOT, 'public/models/tiny-smolvlm')));
+  const format: ChatFormat = { contentAsParts: true, endOfTurnId: tokenizer.eos_token_id! };
+  const sizes = [];
+  for (const n of OFFSET_SENTENCES) {
+    const response = longResponse(n);
+    const times = { linear: [] as number[], prefix: [] as number[] };
+    let tokens = 0;
+    for (let r = 0; r < OFFSET_ROUNDS; r++) {
+      const l0 = performance.now();
+      const result = tokenizeResponse(tokenizer, 'Describe the image.', response, true, format);
+      times.linear.push(performance.now() - l0);
+      tokens = result.ids.length;
+      const p0 = performance.now();
+      // The template puts one space before the answer (responseOffset 1).
+      for (let k = 0; k < result.eosIndex; k++) prefixDecodedEnd(tokenizer, result.ids, k, 1, response.length);
+      times.prefix.push(performance.now() - p0);
+    }
+    const linearMs = median(times.linear);
+    const prefixMs = median(times.prefix);
+    sizes.push({ tokens, linearMs: round(linearMs, 1), prefixDecodingMs: round(prefixMs, 1), prefixDecodingOverLinear: round(prefixMs / linearMs, 1) });
+  }
+  return { tokenizer: 'public/models/tiny-smolvlm', rounds: OFFSET_ROUNDS, sizes };
+}
+
+// ---------------------------------------------------------------------------
 
 async function main() {
   const pair = sandboxPairs().train[0];
@@ -231,6 +267,7 @@ async function main() {
   };
 
   const node = await guarded('CLIP in Node (onnxruntime-node, CPU)', null, clipInNode);
+  const offsets = await guarded('token offsets of long responses in Node: tokenizeResponse vs growing-prefix decoding', null, offsetsInNode);
   let browserVersion = '';
   await withPreview(log, async (origin) => {
     const session = new Session(`${origin}/harness.html`, log);
@@ -273,12 +310,16 @@ async function main() {
         node: ratiosOf(clip.node),
       },
       onnxOverTfjsTokensPerS: { ...engineRatio(logprobs.webgpu), ...engineRatio(logprobs.cpu) },
+      offsetsPrefixDecodingOverLinear: isSkipped(offsets)
+        ? null
+        : Object.fromEntries(offsets!.sizes.map((x) => [`${x.tokens} tokens`, x.prefixDecodingOverLinear])),
     },
     definitions: {
       sentencesPerS: 'sentences of the response / median wall time to score them (one ClipScorer.similarity call with all of them, or one call per sentence); every timed sentence is new to the scorer (its caches never answer: textRunsPerCall shows the text-tower runs), the image embedding is cached after the warm-up',
       batchedOverOneAtATime: 'batched sentences/s over one-at-a-time sentences/s, medians, the two modes interleaved round by round',
       tokensPerS: 'response tokens (chosen + rejected of one sandbox pair, with its 32×32 image) / median wall time of engine.logprobs (tokenization, the teacher-forced forward and the log-softmax read-back; image features cached after the warm-up)',
       onnxOverTfjs: 'ONNX engine tokens/s over TF.js engine tokens/s (> 1: ONNX is faster), the engines interleaved run by run in one page',
+      prefixDecodingOverLinear: 'median time of the old offsets (one decode of the growing prefix per token, a step back at a split character) over the median time of the whole tokenizeResponse (template, encoding, offsets, token texts), the two alternating round by round',
     },
     setup: {
       clipModel: `${CLIP_URL} (bundled tiny CLIP, fp32 ONNX)`,
@@ -292,6 +333,7 @@ async function main() {
       budgetS: TOTAL_BUDGET_S,
     },
     ...results,
+    offsets,
     totalSeconds: round(clock.elapsedS(), 1),
   };
   process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);

@@ -8,13 +8,15 @@ export interface ChatFormat {
 }
 
 export interface ResponseTokens {
-  /** Ids from the first response token up to and including the end-of-turn token. */
+  /** Ids from the first response token up to and including the end-of-turn token (fewer when `cut` > 0). */
   ids: number[];
   /** Character offsets [start, end) of each token in the response text; the end-of-turn token gets [len, len]. */
   offsets: [number, number][];
   texts: string[];
-  /** Index (within ids) of the end-of-turn token: always the last. */
+  /** Index (within ids) of the end-of-turn token: the last; −1 when the truncation cut it off. */
   eosIndex: number;
+  /** Tokens of the response (end-of-turn included) before the truncation to `maxTokens`. */
+  fullLength: number;
 }
 
 type Message = { role: string; content: string | { type: string; text?: string }[] };
@@ -60,10 +62,41 @@ export function responseTail(
   return { tail, responseOffset };
 }
 
+const DECODE_OPTIONS = { skip_special_tokens: false, clean_up_tokenization_spaces: false };
+
+/**
+ * For each token, the length of the text the tokens up to it decode to, i.e. what
+ * `decode(ids.slice(0, k + 1)).length` gives, in linear time. A token holding only part of a multi-byte character
+ * decodes to a trailing U+FFFD and adds nothing; the token that completes the character adds it. Each step decodes a
+ * short window that starts at the last token already accounted for, so decoders that look at their neighbours (a
+ * leading-space strip, byte fallback) see the same context as in the whole prefix.
+ */
+export function decodedPrefixLengths(tokenizer: PreTrainedTokenizer, ids: number[]): number[] {
+  const lengths: number[] = [];
+  const decode = (from: number, to: number) => (to > from ? tokenizer.decode(ids.slice(from, to), DECODE_OPTIONS) : '');
+  let contextStart = 0;
+  let pendingStart = 0;
+  let total = 0;
+  let contextLength = 0;
+  for (let k = 0; k < ids.length; k++) {
+    const window = decode(contextStart, k + 1);
+    // A UTF-8 character spans at most 4 bytes, so 4 pending tokens still ending in U+FFFD hold a real U+FFFD.
+    if (window.length > contextLength && (!window.endsWith('\uFFFD') || k + 1 - pendingStart >= 4)) {
+      total += window.length - contextLength;
+      contextStart = pendingStart;
+      pendingStart = k + 1;
+      contextLength = decode(contextStart, pendingStart).length;
+    }
+    lengths.push(total);
+  }
+  return lengths;
+}
+
 /**
  * Tokenizes the answer part on its own and appends it to the prompt's ids, as TRL's DPOTrainer does, so that
  * chosen and rejected share the exact prompt ids (and the image tokens the processor expanded in it).
- * Offsets come from decoding growing prefixes, which works for any tokenizer, byte-level or not.
+ * Keeps at most `maxTokens` tokens (the room the model's window leaves after the prompt), cut before any
+ * per-token work so that a response of any length costs time in proportion to what is kept.
  */
 export function tokenizeResponse(
   tokenizer: PreTrainedTokenizer,
@@ -71,24 +104,24 @@ export function tokenizeResponse(
   response: string,
   withImage: boolean,
   format: ChatFormat,
+  maxTokens = Infinity,
 ): ResponseTokens {
   const { tail, responseOffset } = responseTail(tokenizer, prompt, response, withImage, format);
   const tailIds = tokenizer.encode(tail, { add_special_tokens: false });
-  const eosIndex = tailIds.indexOf(format.endOfTurnId);
-  if (eosIndex < 0) throw new Error(`The chat template closes the answer without the end-of-turn token (id ${format.endOfTurnId}).`);
-  const ids = tailIds.slice(0, eosIndex + 1);
-  const decodeOpts = { skip_special_tokens: false, clean_up_tokenization_spaces: false };
+  const fullEos = tailIds.indexOf(format.endOfTurnId);
+  if (fullEos < 0) throw new Error(`The chat template closes the answer without the end-of-turn token (id ${format.endOfTurnId}).`);
+  const fullLength = fullEos + 1;
+  const ids = tailIds.slice(0, Math.min(fullLength, Math.max(0, maxTokens)));
+  const eosIndex = ids.length === fullLength ? fullEos : -1;
+  const textIds = eosIndex < 0 ? ids : ids.slice(0, eosIndex);
   const offsets: [number, number][] = [];
   let previousEnd = 0;
-  for (let k = 0; k < eosIndex; k++) {
-    const decoded = tokenizer.decode(ids.slice(0, k + 1), decodeOpts);
-    // A token holding only part of a multi-byte character decodes to U+FFFD: it ends where the last whole character did.
-    const whole = decoded.endsWith('\uFFFD') ? previousEnd : decoded.length - responseOffset;
-    const end = Math.min(response.length, Math.max(previousEnd, whole));
+  for (const decoded of decodedPrefixLengths(tokenizer, textIds)) {
+    const end = Math.min(response.length, Math.max(previousEnd, decoded - responseOffset));
     offsets.push([previousEnd, end]);
     previousEnd = end;
   }
-  offsets.push([response.length, response.length]);
-  const texts = ids.map((id) => tokenizer.decode([id], decodeOpts));
-  return { ids, offsets, texts, eosIndex };
+  if (eosIndex >= 0) offsets.push([response.length, response.length]);
+  const texts = ids.map((id) => tokenizer.decode([id], DECODE_OPTIONS));
+  return { ids, offsets, texts, eosIndex, fullLength };
 }
