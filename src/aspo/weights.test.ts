@@ -210,12 +210,14 @@ describe('adaptiveWeights', () => {
           }),
         ),
         ({ a, otherPerplexity, otherSimilarity }) => {
+          // Numeric equality: α·Ŝ + 0·P̂ turns a −0 in Ŝ (from S = −0) into +0, which toEqual would tell apart.
+          const same = (x: number[], y: number[]) => expect(x.map((v) => v + 0)).toEqual(y.map((v) => v + 0));
           const s = adaptiveWeights(a.similarity, a.perplexity, 1);
-          expect(adaptiveWeights(a.similarity, otherPerplexity, 1).weight).toEqual(s.weight);
-          expect(s.weight).toEqual(s.simNorm);
+          same(adaptiveWeights(a.similarity, otherPerplexity, 1).weight, s.weight);
+          same(s.weight, s.simNorm);
           const p = adaptiveWeights(a.similarity, a.perplexity, 0);
-          expect(adaptiveWeights(otherSimilarity, a.perplexity, 0).weight).toEqual(p.weight);
-          expect(p.weight).toEqual(p.pplNorm);
+          same(adaptiveWeights(otherSimilarity, a.perplexity, 0).weight, p.weight);
+          same(p.weight, p.pplNorm);
         },
       ),
     );
