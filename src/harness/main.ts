@@ -390,10 +390,14 @@ async function benchLoad(model: BenchModel): Promise<BenchLoadResult> {
     const built = loadIdefics3Model(config, weights);
     weights = null;
     // Token ids are synthetic: the engine's tokenizer and processor are never used by responseLogprobs.
-    engine = new TfjsEngine(config, built, null as unknown as PreTrainedTokenizer, null, {
-      contentAsParts: true,
-      endOfTurnId: 49279,
-    });
+    engine = new TfjsEngine(
+      config,
+      built,
+      null as unknown as PreTrainedTokenizer,
+      null,
+      { contentAsParts: true, endOfTurnId: 49279 },
+      'random SmolVLM-256M-shaped model',
+    );
   }
   // Make sure every weight is on the backend before the clock stops.
   const probe = tf.tidy(() => sumTensors(engine.model.lora.variables().map((v) => v.sum())));
@@ -672,7 +676,7 @@ async function random256mEngine(lora: ReturnType<typeof loraOptions>, seed: numb
   tiny.dispose();
   const config = parseModelConfig(SMOLVLM_256M_INSTRUCT) as Idefics3Config;
   const built = loadIdefics3Model(config, randomWeights(config, seed), lora);
-  return new TfjsEngine(config, built, tiny.tokenizer, null, { contentAsParts: true, endOfTurnId: tiny.format.endOfTurnId });
+  return new TfjsEngine(config, built, tiny.tokenizer, null, { contentAsParts: true, endOfTurnId: tiny.format.endOfTurnId }, 'random SmolVLM-256M-shaped model');
 }
 
 async function benchTrainerSetup(args: TrainerBenchSetupArgs): Promise<TrainerBenchSetupResult> {

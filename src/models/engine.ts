@@ -60,20 +60,36 @@ export interface GenerateResult {
 
 export interface MllmEngine {
   readonly kind: 'tfjs' | 'onnx';
+  /** The model's source, as messages name it (a Hub id, a folder, a bundled model). */
+  readonly label: string;
   logprobs(request: LogprobsRequest): Promise<ResponseLogprobs[]>;
   generate(request: GenerateRequest): Promise<GenerateResult>;
   dispose(): void;
 }
 
-/** One response's answer, whichever engine computed `logp(k)`, the log-prob of its k-th token. */
-export function scoredResponse(inputIds: number[], responseStart: number, tokens: ResponseTokens, logp: (k: number) => number): ResponseLogprobs {
-  const scored = tokens.ids.map((id, k) => ({
-    id,
-    text: tokens.texts[k],
-    start: tokens.offsets[k][0],
-    end: tokens.offsets[k][1],
-    logp: logp(k),
-  }));
+/**
+ * One response's answer, whichever engine computed `logp(k)`, the log-prob of its k-th token. A NaN or infinite
+ * log-prob is refused here, naming `model`, so that no engine hands one on: it would turn every sum, weight and
+ * loss built on it into NaN (or print as `null` in JSON).
+ */
+export function scoredResponse(
+  model: string,
+  inputIds: number[],
+  responseStart: number,
+  tokens: ResponseTokens,
+  logp: (k: number) => number,
+): ResponseLogprobs {
+  const scored = tokens.ids.map((id, k) => {
+    const value = logp(k);
+    if (!Number.isFinite(value)) {
+      throw new Error(
+        `${model} gives a non-finite log-prob (${value}) for token ${k} (${JSON.stringify(tokens.texts[k])}) of the response: ` +
+          'its weights hold NaN or Infinity, or overflow on this input. Load the model again from its original files, ' +
+          'or check its weights for NaN and Infinity.',
+      );
+    }
+    return { id, text: tokens.texts[k], start: tokens.offsets[k][0], end: tokens.offsets[k][1], logp: value };
+  });
   return {
     inputIds,
     responseStart,

@@ -132,6 +132,7 @@ export class OnnxEngine implements MllmEngine {
     /** Why the requested device was not used (e.g. WebGPU missing or failing), or null. */
     readonly fallbackReason: string | null,
     readonly imageTokenId: number | null,
+    readonly label: string,
   ) {}
 
   private get isMultimodal(): boolean {
@@ -229,7 +230,7 @@ export class OnnxEngine implements MllmEngine {
       const start = encoded.promptIds.length;
       // logits at position p − 1 predict the token at p.
       return batch.map((b, row) =>
-        scoredResponse(b.inputIds, start, b.tokens, (k) => logSoftmaxAt(data, (row * L + start + k - 1) * V, V, b.tokens.ids[k])),
+        scoredResponse(this.label, b.inputIds, start, b.tokens, (k) => logSoftmaxAt(data, (row * L + start + k - 1) * V, V, b.tokens.ids[k])),
       );
     } finally {
       disposeAll(Object.values(outputs));
@@ -397,7 +398,7 @@ export async function loadOnnxEngine(source: ModelSource, options: LoadOnnxEngin
     const format: ChatFormat = { contentAsParts: modelType === 'idefics3', endOfTurnId: tokenizer.eos_token_id };
     const imageTokenId = config.image_token_id ?? config.image_token_index ?? null;
     if (modelType === 'idefics3' && imageTokenId === null) throw new Error(`${source.label}: config.json names no image_token_id.`);
-    return new OnnxEngine(modelType, model, tokenizer, processor, format, device, fallbackReason, imageTokenId);
+    return new OnnxEngine(modelType, model, tokenizer, processor, format, device, fallbackReason, imageTokenId, source.label);
   } catch (e) {
     void model.dispose();
     throw e;

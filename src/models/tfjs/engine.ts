@@ -61,6 +61,7 @@ export class TfjsEngine implements MllmEngine {
     readonly tokenizer: PreTrainedTokenizer,
     readonly processor: Processor | null,
     readonly format: ChatFormat,
+    readonly label: string,
   ) {}
 
   private get isMultimodal(): boolean {
@@ -143,7 +144,7 @@ export class TfjsEngine implements MllmEngine {
     const values = (await logps.data()) as Float32Array;
     const width = logps.shape[1];
     logps.dispose();
-    return batch.map((b, row) => scoredResponse(b.inputIds, b.responseStart, b.tokens, (k) => values[row * width + k]));
+    return batch.map((b, row) => scoredResponse(this.label, b.inputIds, b.responseStart, b.tokens, (k) => values[row * width + k]));
   }
 
   async generate(request: GenerateRequest): Promise<GenerateResult> {
@@ -194,5 +195,5 @@ export async function loadTfjsEngine(source: ModelSource, options: LoadTfjsEngin
   }
   const format: ChatFormat = { contentAsParts: config.modelType === 'idefics3', endOfTurnId: tokenizer.eos_token_id };
   const model = config.modelType === 'idefics3' ? loadIdefics3Model(config, weights, lora) : loadLlamaModel(config, weights, lora);
-  return new TfjsEngine(config, model, tokenizer, processor, format);
+  return new TfjsEngine(config, model, tokenizer, processor, format, source.label);
 }
