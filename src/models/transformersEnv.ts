@@ -15,6 +15,8 @@ interface Registered {
   onProgress?: ProgressCallback;
   /** Files already read (checked before loading, or read once already), served without reading them again. */
   preloaded: Map<string, Uint8Array>;
+  /** Files the source does not have (transformers.js asks for optional ones too). */
+  missing: Set<string>;
 }
 
 const sources = new Map<string, Registered>();
@@ -31,6 +33,7 @@ async function readRegistered(url: string, onMissing: 'null' | 'undefined'): Pro
   if (bytes === undefined) {
     bytes = await entry.source.tryGetFile(name, entry.onProgress);
     if (bytes !== null) entry.preloaded.set(name, bytes);
+    else entry.missing.add(name);
   }
   return bytes ?? (onMissing === 'null' ? null : undefined);
 }
@@ -83,7 +86,7 @@ export function registerSource(source: ModelSource, options: RegisterOptions = {
   const key = `source-${nextKey++}`;
   const preloaded = new Map<string, Uint8Array>();
   for (const [name, bytes] of Object.entries(options.preloaded ?? {})) if (bytes) preloaded.set(name, bytes);
-  sources.set(key, { source, onProgress: options.onProgress, preloaded });
+  sources.set(key, { source, onProgress: options.onProgress, preloaded, missing: new Set() });
   return key;
 }
 
@@ -96,9 +99,45 @@ export async function withSource<T>(source: ModelSource, load: (key: string) => 
   const key = registerSource(source, options);
   try {
     return await load(key);
+  } catch (e) {
+    throw (await missingFileError(e, sources.get(key)!)) ?? e;
   } finally {
     unregisterSource(key);
   }
+}
+
+/** What to do about a file transformers.js needs and the source lacks, by kind of source. */
+function missingFileFix(source: ModelSource, file: string): string {
+  switch (source.kind) {
+    case 'folder':
+      return `copy ${file} into the folder from the model's original repository, or pick the folder that holds it`;
+    case 'hub':
+      return `choose a repository that ships ${file} (a transformers.js-ready copy of the model has it)`;
+    case 'url':
+      return 'the bundled model is incomplete: write it again with `npm run models`';
+  }
+}
+
+/**
+ * transformers.js names a file it could not find by the internal URL it read it from (under {@link HOST}), which
+ * means nothing to a user: name the source, the file and the fix instead. Null for any other error.
+ */
+async function missingFileError(e: unknown, entry: Registered): Promise<ModelFileError | null> {
+  const message = e instanceof Error ? e.message : '';
+  if (!message.includes(HOST)) return null;
+  const file = [...entry.missing].find((name) => message.includes(`/${encodeURI(name)}"`));
+  if (file === undefined) return null;
+  // The source's own words for the missing file (a folder lists what it holds); asked again only on this failure.
+  const lacking = await entry.source.getFile(file).then(
+    () => `${entry.source.label} has no file ${file}`,
+    (err: unknown) => (err instanceof ModelFileError ? err.message : `${entry.source.label} has no file ${file}`),
+  );
+  return new ModelFileError(`${lacking}. transformers.js needs it to load this model: ${missingFileFix(entry.source, file)}.`, {
+    reason: 'missing',
+    file,
+    source: entry.source.label,
+    cause: e,
+  });
 }
 
 export async function loadTokenizer(source: ModelSource): Promise<PreTrainedTokenizer> {
