@@ -284,11 +284,13 @@ function rawImage(p: ImagePixels): RawImage {
 
 /** Plain data only (no tensors, no class instances) so that page.evaluate returns it intact. */
 function plain(results: ResponseLogprobs[]): ResponseLogprobs[] {
-  return results.map(({ inputIds, responseStart, tokens, total, eosIndex }) => ({
+  return results.map(({ inputIds, responseStart, tokens, total, eosIndex, fullLength, cut }) => ({
     inputIds,
     responseStart,
     tokens: tokens.map((t) => ({ ...t })),
     total,
+    fullLength,
+    cut,
     eosIndex,
   }));
 }

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { weightsAsStored } from '../../scripts/make-tiny-models';
 import { FIXTURE_MODELS, nodeFolderSource } from '../../scripts/lib/nodeModelSource';
 import { clipTextRef, clipVisionRef, type ClipRefConfig } from '../../tests/onnx/reference';
-import { loadClipScorer, type ClipScorer } from './clip';
+import { clipCutNotice, loadClipScorer, TEXT_BATCH, type ClipScorer } from './clip';
 
 const DIR = join(FIXTURE_MODELS, 'tiny-clip');
 const config = JSON.parse(readFileSync(join(DIR, 'config.json'), 'utf8')) as ClipRefConfig & {
@@ -152,6 +152,37 @@ describe('CLIP scorer on the tiny CLIP', () => {
       expect(one.similarity).toBeCloseTo(batch[i].similarity, 6);
     }
     alone.dispose();
+  });
+});
+
+describe('CLIP on long input and after a failure', () => {
+  it('a response of many sentences runs in bounded batches, and the long ones are named', async () => {
+    const fresh = await loadClipScorer(nodeFolderSource(DIR), { device: 'cpu' });
+    const counts = countCalls(fresh);
+    const sentences = Array.from({ length: 2 * TEXT_BATCH + 5 }, (_, i) => (i % 50 === 7 ? `${LONG} ${i}` : `Sentence ${i}.`));
+    const got = await fresh.similarity(image32(5), sentences);
+    expect(counts.text).toEqual([TEXT_BATCH, TEXT_BATCH, 5]);
+    expect(got.map((g, i) => (g.truncated ? i + 1 : 0)).filter(Boolean)).toEqual([8, 58, 108]);
+    // Each batch scores as the whole would: a sentence alone gets its score from the batched run.
+    const [alone] = await scorer.similarity(image32(5), [sentences[TEXT_BATCH + 3]]);
+    expect(alone.similarity).toBeCloseTo(got[TEXT_BATCH + 3].similarity, 6);
+    expect(clipCutNotice('chosen response', got, fresh.contextLength)).toBe(
+      "chosen response: sentences 8, 58, 108 are longer than CLIP's text window of 16 tokens; only the beginning was compared with the image.",
+    );
+    expect(clipCutNotice('rejected response', got.slice(0, 5), fresh.contextLength)).toBeNull();
+    fresh.dispose();
+  });
+
+  it('after a run fails on broken sessions, both are rebuilt and the next call gives the right numbers', async () => {
+    const fresh = await loadClipScorer(nodeFolderSource(DIR), { device: 'cpu' });
+    const expected = await scorer.similarity(image32(6), SHORT);
+    // Release the sessions under the scorer, as a failed run can leave them.
+    const inner = fresh as unknown as { textModel: { dispose(): Promise<unknown> }; visionModel: { dispose(): Promise<unknown> } };
+    await Promise.all([inner.textModel.dispose(), inner.visionModel.dispose()]);
+    await expect(fresh.similarity(image32(6), SHORT)).rejects.toThrow(/tiny-clip: CLIP failed .*its sessions were rebuilt/);
+    const after = await fresh.similarity(image32(6), SHORT);
+    after.forEach((a, i) => expect(a.similarity).toBeCloseTo(expected[i].similarity, 6));
+    fresh.dispose();
   });
 });
 

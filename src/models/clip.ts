@@ -4,9 +4,11 @@
  * (`onnx/text_model.onnx`, `onnx/vision_model.onnx`; default `Xenova/clip-vit-base-patch32`, q8).
  *
  * - All sentences not yet seen go through the text tower in ONE batch (right-padded with the pad token;
- *   CLIP pools at the end-of-text token, so padding after it changes nothing).
+ *   CLIP pools at the end-of-text token, so padding after it changes nothing), in batches of at most
+ *   TEXT_BATCH sentences for a very long response, so that memory stays bounded.
  * - A sentence longer than CLIP's text window (`model_max_length`, at most `max_position_embeddings`) keeps
- *   its first tokens and its end-of-text token, and is flagged `truncated`.
+ *   its first tokens and its end-of-text token, and is flagged `truncated` (`clipCutNotice` says so in words).
+ * - A failed run rebuilds both sessions from the model's files before the error goes on, so the next call works.
  * - Results are cached by (model, image hash, sentence text); text and image embeddings are cached too, so a
  *   new image re-uses the sentences' embeddings and a new sentence re-uses the image's.
  */
@@ -79,6 +81,22 @@ interface ClipConfigJson {
 
 type ImageProcessor = (image: RawImage) => Promise<{ pixel_values: Tensor }>;
 
+interface ClipModels {
+  text: PreTrainedModel;
+  vision: PreTrainedModel;
+}
+
+/** Sentences per text-tower run: a whole response of ordinary length, and a bound for a very long one. */
+export const TEXT_BATCH = 64;
+
+/** The sentences of a response that CLIP saw only in part, in words (`which` names the response), or null. */
+export function clipCutNotice(which: string, results: SentenceSimilarity[], contextLength: number): string | null {
+  const cut = results.flatMap((r, i) => (r.truncated ? [i + 1] : []));
+  if (cut.length === 0) return null;
+  const list = cut.length > 10 ? `${cut.slice(0, 10).join(', ')} and ${cut.length - 10} more` : cut.join(', ');
+  return `${which}: sentence${cut.length > 1 ? 's' : ''} ${list} ${cut.length > 1 ? 'are' : 'is'} longer than CLIP's text window of ${contextLength} tokens; only the beginning was compared with the image.`;
+}
+
 class OnnxClipScorer implements ClipScorer {
   readonly calls = { text: 0, image: 0 };
   private readonly results = new Map<string, SentenceSimilarity>();
@@ -88,10 +106,14 @@ class OnnxClipScorer implements ClipScorer {
   private readonly eos: number;
   private readonly pad: number;
 
+  private textModel: PreTrainedModel;
+  private visionModel: PreTrainedModel;
+
   constructor(
     readonly label: string,
-    readonly textModel: PreTrainedModel,
-    readonly visionModel: PreTrainedModel,
+    models: ClipModels,
+    /** Builds both sessions again from the model's files. */
+    private readonly createModels: () => Promise<ClipModels>,
     readonly tokenizer: PreTrainedTokenizer,
     private readonly imageProcessor: ImageProcessor,
     readonly contextLength: number,
@@ -103,6 +125,29 @@ class OnnxClipScorer implements ClipScorer {
     this.eos = eos;
     this.bos = tokenizer.bos_token_id ?? null;
     this.pad = tokenizer.pad_token_id ?? eos;
+    this.textModel = models.text;
+    this.visionModel = models.vision;
+  }
+
+  /**
+   * Runs a tower. A failed run can leave ONNX Runtime's sessions unusable for every later call, so both are released
+   * and built again before the error goes on.
+   */
+  private async run<T>(fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn();
+    } catch (e) {
+      const message = e instanceof Error ? e.message : String(e);
+      await Promise.all([this.textModel.dispose(), this.visionModel.dispose()]).catch(() => undefined);
+      const models = await this.createModels().catch((e2: unknown) => {
+        throw new Error(`${this.label}: CLIP failed (${message}) and could not be loaded again (${e2 instanceof Error ? e2.message : String(e2)}); load it again.`, {
+          cause: e,
+        });
+      });
+      this.textModel = models.text;
+      this.visionModel = models.vision;
+      throw new Error(`${this.label}: CLIP failed (${message}); its sessions were rebuilt, so the next call starts afresh.`, { cause: e });
+    }
   }
 
   textIds(sentence: string): ClipTextIds {
@@ -119,7 +164,7 @@ class OnnxClipScorer implements ClipScorer {
     if (hit) return hit;
     const { pixel_values } = await this.imageProcessor(image);
     this.calls.image++;
-    const out = (await this.visionModel({ pixel_values })) as Record<string, Tensor>;
+    const out = (await this.run(() => this.visionModel({ pixel_values }))) as Record<string, Tensor>;
     const embed = (out.image_embeds.data as Float32Array).slice();
     for (const t of Object.values(out)) t.dispose();
     pixel_values.dispose();
@@ -127,10 +172,13 @@ class OnnxClipScorer implements ClipScorer {
     return embed;
   }
 
-  /** Text embeddings of the sentences not cached yet, in one batch. */
+  /** Text embeddings of the sentences not cached yet, in batches of TEXT_BATCH. */
   private async embedTexts(sentences: string[]): Promise<void> {
     const todo = [...new Set(sentences.filter((s) => !this.textEmbeds.has(s)))];
-    if (todo.length === 0) return;
+    for (let i = 0; i < todo.length; i += TEXT_BATCH) await this.embedBatch(todo.slice(i, i + TEXT_BATCH));
+  }
+
+  private async embedBatch(todo: string[]): Promise<void> {
     const encoded = todo.map((s) => this.textIds(s).ids);
     const L = Math.max(...encoded.map((ids) => ids.length));
     const data = new BigInt64Array(todo.length * L).fill(BigInt(this.pad));
@@ -144,12 +192,18 @@ class OnnxClipScorer implements ClipScorer {
     const input_ids = new Tensor('int64', data, [todo.length, L]);
     const attention_mask = new Tensor('int64', mask, [todo.length, L]);
     this.calls.text++;
-    const out = (await this.textModel({ input_ids, attention_mask })) as Record<string, Tensor>;
+    let out: Record<string, Tensor>;
+    try {
+      out = (await this.run(() => this.textModel({ input_ids, attention_mask }))) as Record<string, Tensor>;
+    } finally {
+      input_ids.dispose();
+      attention_mask.dispose();
+    }
     const embeds = out.text_embeds;
     const E = embeds.dims[1];
     const values = embeds.data as Float32Array;
     todo.forEach((s, b) => this.textEmbeds.set(s, values.slice(b * E, (b + 1) * E)));
-    for (const t of [...Object.values(out), input_ids, attention_mask]) t.dispose();
+    for (const t of Object.values(out)) t.dispose();
   }
 
   async similarity(image: RawImage, sentences: string[]): Promise<SentenceSimilarity[]> {
@@ -187,24 +241,27 @@ export async function loadClipScorer(source: ModelSource, options: LoadClipScore
   }
   const onnxFiles = CLIP_ONNX_FILES(dtype);
   const files = await loadFiles(source, onnxFiles, options.onProgress);
+  const create = (d: OnnxDevice, preloaded: typeof files): Promise<ClipModels> =>
+    withSource(
+      source,
+      async (key) => {
+        const text = await CLIPTextModelWithProjection.from_pretrained(key, { dtype, device: d });
+        try {
+          return { text, vision: await CLIPVisionModelWithProjection.from_pretrained(key, { dtype, device: d }) };
+        } catch (e) {
+          void text.dispose();
+          throw e;
+        }
+      },
+      { preloaded },
+    );
   for (const f of onnxFiles) checkOnnxFile(files[f]!, f, source.label);
   const { value: models, device, fallbackReason } = await withDeviceFallback(
     options.device,
-    (d) =>
-      withSource(
-        source,
-        async (key) => {
-          const text = await CLIPTextModelWithProjection.from_pretrained(key, { dtype, device: d });
-          try {
-            return { text, vision: await CLIPVisionModelWithProjection.from_pretrained(key, { dtype, device: d }) };
-          } catch (e) {
-            void text.dispose();
-            throw e;
-          }
-        },
-        { preloaded: files },
-      ),
+    (d) => create(d, files),
     (e) => describeLoadError(e, source, onnxFiles),
+  // Read again when needed rather than kept: the files are as large as the model.
+  const recreate = async () => create(device, await loadFiles(source, onnxFiles));
   );
   try {
     const tokenizer = await withSource(source, (key) => AutoTokenizer.from_pretrained(key));
@@ -212,7 +269,7 @@ export async function loadClipScorer(source: ModelSource, options: LoadClipScore
     const window = config.text_config?.max_position_embeddings ?? 77;
     const declared = Number(tokenizer.model_max_length);
     const contextLength = Number.isFinite(declared) && declared > 0 ? Math.min(declared, window) : window;
-    return new OnnxClipScorer(source.label, models.text, models.vision, tokenizer, imageProcessor, contextLength, device, fallbackReason);
+    return new OnnxClipScorer(source.label, models, recreate, tokenizer, imageProcessor, contextLength, device, fallbackReason);
   } catch (e) {
     void models.text.dispose();
     void models.vision.dispose();

@@ -24,8 +24,12 @@ export interface ResponseLogprobs {
   tokens: TokenLogprob[];
   /** Σ logp over the response tokens, the end-of-turn token included. */
   total: number;
-  /** Index in tokens of the end-of-turn token (the last). */
+  /** Index in tokens of the end-of-turn token (the last); −1 when the response was cut before it. */
   eosIndex: number;
+  /** Tokens of the whole response (end-of-turn included): more than `tokens.length` when it was cut. */
+  fullLength: number;
+  /** Why the response was cut to `tokens.length` tokens (the limit it met, in words), or null. */
+  cut: string | null;
 }
 
 export interface LogprobsRequest {
@@ -60,6 +64,8 @@ export interface GenerateResult {
 
 export interface MllmEngine {
   readonly kind: 'tfjs' | 'onnx';
+  /** Positions the language model reads, prompt and response together (config.json `max_position_embeddings`). */
+  readonly contextLength: number;
   /** The model's source, as messages name it (a Hub id, a folder, a bundled model). */
   readonly label: string;
   logprobs(request: LogprobsRequest): Promise<ResponseLogprobs[]>;
@@ -96,5 +102,27 @@ export function scoredResponse(
     tokens: scored,
     total: scored.reduce((sum, t) => sum + t.logp, 0),
     eosIndex: tokens.eosIndex,
+    fullLength: tokens.fullLength,
+    cut: null,
   };
+}
+
+/**
+ * The tokens left for a response when the prompt (image tokens included) takes `promptLength` of the `limit`
+ * positions that `limitName` allows; throws, naming the model, when the prompt alone fills them, before any run.
+ */
+export function responseRoom(model: string, promptLength: number, limit: number, limitName: string): number {
+  const room = limit - promptLength;
+  if (room < 1) {
+    throw new Error(
+      `${model}: the prompt (with its image) takes ${promptLength} tokens, but ${limitName} is ${limit} tokens, so no response fits. Shorten the prompt.`,
+    );
+  }
+  return room;
+}
+
+/** What the cut took from a response, in words for the user (`which` names the response), or null when nothing was cut. */
+export function cutNotice(which: string, r: ResponseLogprobs): string | null {
+  if (r.cut === null) return null;
+  return `${which}: only the first ${r.tokens.length} of its ${r.fullLength} tokens were scored, ${r.fullLength - r.tokens.length} cut (${r.cut}).`;
 }

@@ -8,7 +8,8 @@ import { weightsAsStored } from '../../../scripts/make-tiny-models';
 import { startModelMirror, type ModelMirror } from '../../../scripts/lib/modelMirror';
 import { FIXTURE_MODELS, fixtureSource, nodeFolderSource } from '../../../scripts/lib/nodeModelSource';
 import { llamaRef, type Idefics3RefConfig } from '../../../tests/onnx/reference';
-import type { ResponseLogprobs } from '../engine';
+import { cutNotice, type ResponseLogprobs } from '../engine';
+import { longResponse } from '../teacherForcing.testutil';
 import { hubSource, memoryCache, type TotalProgress } from '../sources';
 import { loadTfjsEngine, type TfjsEngine } from '../tfjs/engine';
 import { checkOnnxFile } from '../transformersEnv';
@@ -166,6 +167,64 @@ describe('ONNX engine vs TF.js engine on tiny-smolvlm (same weights)', () => {
     } finally {
       format.endOfTurnId = original;
     }
+  });
+});
+
+describe('long input: cut to the model window before any run, and a failed run leaves a working engine', () => {
+  // About 1,240 tokens on the tiny tokenizer; the tiny models read 512 positions (config.json).
+  const LONG = longResponse(60);
+
+  it('both engines score only what fits in max_position_embeddings, say what was cut, and agree', async () => {
+    expect(onnx.contextLength).toBe(512);
+    expect(tfjs.contextLength).toBe(512);
+    const request = { prompt: PROMPT, responses: [LONG, RESPONSES[1]], image: squareImage() };
+    const a = await tfjs.logprobs(request);
+    const b = await onnx.logprobs(request);
+    for (const r of [a[0], b[0]]) {
+      expect(r.inputIds).toHaveLength(512);
+      expect(r.fullLength).toBeGreaterThan(1200);
+      expect(r.tokens).toHaveLength(512 - r.responseStart);
+      expect(r.eosIndex).toBe(-1);
+      expect(cutNotice('chosen response', r)).toBe(
+        `chosen response: only the first ${512 - r.responseStart} of its ${r.fullLength} tokens were scored, ${r.fullLength - 512 + r.responseStart} cut ` +
+          `(the model's window (max_position_embeddings in config.json) is 512 tokens and the prompt takes ${r.responseStart}).`,
+      );
+    }
+    for (const r of [a[1], b[1]]) {
+      expect(r.cut).toBeNull();
+      expect(cutNotice('rejected response', r)).toBeNull();
+    }
+    expect(maxLogpDiff(a, b)).toBeLessThan(TOL);
+    // Causal attention: the kept tokens have the log-probs they have when only the text they cover is scored.
+    const cover = LONG.slice(0, b[0].tokens[300].start);
+    const [short] = await onnx.logprobs({ prompt: PROMPT, responses: [cover], image: squareImage() });
+    expect(maxLogpDiff([{ ...short, tokens: short.tokens.slice(0, 290) }], [b[0]])).toBeLessThan(1e-5);
+  });
+
+  it('a prompt that fills the window is refused in words before any run; generation stops at the window', async () => {
+    const prompt = longResponse(40);
+    for (const engine of [tfjs, onnx]) {
+      await expect(engine.logprobs({ prompt, responses: ['A bus.'] })).rejects.toThrow(
+        /tiny-smolvlm: the prompt \(with its image\) takes \d+ tokens, but the model's window \(max_position_embeddings in config.json\) is 512 tokens, so no response fits/,
+      );
+    }
+    const nearlyFull = longResponse(20);
+    const [{ responseStart: promptTokens }] = await onnx.logprobs({ prompt: nearlyFull, responses: ['A'] });
+    for (const engine of [tfjs, onnx]) {
+      const got = await engine.generate({ prompt: nearlyFull, maxNewTokens: 10_000 });
+      expect(got.stop).toBe('length');
+      expect(got.ids).toHaveLength(512 - promptTokens);
+    }
+  });
+
+  it('after a run fails on broken sessions, the engine rebuilds them and the next call gives the same numbers', async () => {
+    const request = { prompt: PROMPT, responses: RESPONSES, image: squareImage() };
+    const before = await onnx.logprobs(request);
+    // Release the sessions under the engine, as a failed run can leave them.
+    await onnx.model.dispose();
+    await expect(onnx.logprobs({ ...request, image: undefined })).rejects.toThrow(/tiny-smolvlm: ONNX Runtime failed .*the model's sessions were rebuilt/);
+    const after = await onnx.logprobs(request);
+    expect(maxLogpDiff(after, before)).toBe(0);
   });
 });
 

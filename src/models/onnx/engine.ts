@@ -21,7 +21,8 @@ import {
   type Processor,
   type RawImage,
 } from '@huggingface/transformers';
-import { scoredResponse, type GenerateRequest, type GenerateResult, type LogprobsRequest, type MllmEngine, type ResponseLogprobs } from '../engine';
+import { parseModelConfig } from '../config';
+import { responseRoom, scoredResponse, type GenerateRequest, type GenerateResult, type LogprobsRequest, type MllmEngine, type ResponseLogprobs } from '../engine';
 import { imageKey } from '../imageKey';
 import { loadFiles, type ModelSource, type TotalProgress } from '../sources';
 import { promptText, tokenizeResponse, type ChatFormat, type ResponseTokens } from '../teacherForcing';
@@ -123,7 +124,8 @@ export class OnnxEngine implements MllmEngine {
 
   constructor(
     readonly modelType: 'idefics3' | 'llama',
-    readonly model: PreTrainedModel,
+    /** The sessions; replaced by {@link run} after a failed run. */
+    public model: PreTrainedModel,
     readonly tokenizer: PreTrainedTokenizer,
     readonly processor: Processor | null,
     readonly format: ChatFormat,
@@ -133,7 +135,35 @@ export class OnnxEngine implements MllmEngine {
     readonly fallbackReason: string | null,
     readonly imageTokenId: number | null,
     readonly label: string,
+    readonly contextLength: number,
+    /** Builds the sessions again from the model's files. */
+    private readonly createModel: () => Promise<PreTrainedModel>,
   ) {}
+
+  /**
+   * Runs the sessions. A run that fails can leave ONNX Runtime's sessions unusable for every later call (seen after
+   * an out-of-memory failure), so they are released and built again from the same files before the error goes on.
+   */
+  private async run<T>(fn: (model: PreTrainedModel) => Promise<T>): Promise<T> {
+    try {
+      return await fn(this.model);
+    } catch (e) {
+      const message = e instanceof Error ? e.message : String(e);
+      await this.model.dispose().catch(() => undefined);
+      try {
+        this.model = await this.createModel();
+      } catch (e2) {
+        this.disposed = true;
+        throw new Error(`${this.label}: ONNX Runtime failed (${message}) and the model could not be loaded again (${e2 instanceof Error ? e2.message : String(e2)}); load it again.`, { cause: e });
+      }
+      throw new Error(`${this.label}: ONNX Runtime failed (${message}); the model's sessions were rebuilt, so the next call starts afresh.`, { cause: e });
+    }
+  }
+
+  /** The tokens a response may have after `promptLength` prompt tokens (checked before any run). */
+  private room(promptLength: number): number {
+    return responseRoom(this.label, promptLength, this.contextLength, WINDOW_NAME);
+  }
 
   private get isMultimodal(): boolean {
     return this.modelType === 'idefics3';
@@ -152,10 +182,9 @@ export class OnnxEngine implements MllmEngine {
     const key = imageKey(image);
     let features = this.featureCache.get(key);
     if (!features) {
-      const out = (await this.model.encode_image({
-        pixel_values: inputs.pixel_values,
-        pixel_attention_mask: inputs.pixel_attention_mask,
-      })) as Tensor;
+      const out = (await this.run((model) =>
+        model.encode_image({ pixel_values: inputs.pixel_values, pixel_attention_mask: inputs.pixel_attention_mask }),
+      )) as Tensor;
       const D = out.dims[out.dims.length - 1];
       // Tiles of one image sit one after another in the prompt: their features become one list of rows.
       features = new Tensor('float32', (out.data as Float32Array).slice(), [out.data.length / D, D]);
@@ -179,13 +208,13 @@ export class OnnxEngine implements MllmEngine {
     let embeds: Tensor | null = null;
     try {
       if (this.isMultimodal) {
-        embeds = (await this.model.encode_text({ input_ids: inputIds })) as Tensor;
+        embeds = (await this.run((model) => model.encode_text({ input_ids: inputIds }))) as Tensor;
         if (imageFeatures) this.scatterImageFeatures(embeds, ids, imageFeatures);
         feeds.inputs_embeds = embeds;
       } else {
         feeds.input_ids = inputIds;
       }
-      return (await this.model.forward(feeds)) as Outputs;
+      return (await this.run((model) => model.forward(feeds))) as Outputs;
     } finally {
       disposeAll([attention, positions, inputIds, embeds]);
     }
@@ -214,10 +243,12 @@ export class OnnxEngine implements MllmEngine {
     if (request.responses.length === 0) return [];
     const encoded = await this.encodePrompt(request.prompt, request.image);
     const withImage = encoded.imageFeatures !== undefined;
+    const room = this.room(encoded.promptIds.length);
     const batch: { inputIds: number[]; tokens: ResponseTokens }[] = request.responses.map((r) => {
-      const tokens = tokenizeResponse(this.tokenizer, request.prompt, r, withImage, this.format);
+      const tokens = tokenizeResponse(this.tokenizer, request.prompt, r, withImage, this.format, room);
       return { inputIds: [...encoded.promptIds, ...tokens.ids], tokens };
     });
+    const cut = `${WINDOW_NAME} is ${this.contextLength} tokens and the prompt takes ${encoded.promptIds.length}`;
     const L = Math.max(...batch.map((b) => b.inputIds.length));
     const pad = this.tokenizer.pad_token_id ?? 0;
     const ids = batch.map((b) => [...b.inputIds, ...Array<number>(L - b.inputIds.length).fill(pad)]);
@@ -229,9 +260,10 @@ export class OnnxEngine implements MllmEngine {
       const data = logits.data as Float32Array;
       const start = encoded.promptIds.length;
       // logits at position p − 1 predict the token at p.
-      return batch.map((b, row) =>
-        scoredResponse(this.label, b.inputIds, start, b.tokens, (k) => logSoftmaxAt(data, (row * L + start + k - 1) * V, V, b.tokens.ids[k])),
-      );
+      return batch.map((b, row) => ({
+        ...scoredResponse(this.label, b.inputIds, start, b.tokens, (k) => logSoftmaxAt(data, (row * L + start + k - 1) * V, V, b.tokens.ids[k])),
+        cut: b.tokens.ids.length < b.tokens.fullLength ? cut : null,
+      }));
     } finally {
       disposeAll(Object.values(outputs));
     }
@@ -251,14 +283,16 @@ export class OnnxEngine implements MllmEngine {
       text: ids.length === 0 ? '' : this.tokenizer.decode(ids, { skip_special_tokens: true }),
       stop,
     });
-    if (request.maxNewTokens <= 0) return finish('length');
+    // Generation stops at the window as it stops at maxNewTokens ('length').
+    const maxNewTokens = Math.min(request.maxNewTokens, this.room(encoded.promptIds.length));
+    if (maxNewTokens <= 0) return finish('length');
     if (request.signal?.aborted) return finish('aborted');
 
     let outputs = await this.forward([encoded.promptIds], [encoded.promptIds.map(() => 1)], encoded.imageFeatures);
     let length = encoded.promptIds.length;
     let stop: GenerateResult['stop'] = 'length';
     try {
-      for (let i = 0; i < request.maxNewTokens; i++) {
+      for (let i = 0; i < maxNewTokens; i++) {
         const logits = outputs.logits;
         const V = logits.dims[2];
         const T = logits.dims[1];
@@ -270,7 +304,7 @@ export class OnnxEngine implements MllmEngine {
           stop = 'eos';
           break;
         }
-        if (i === request.maxNewTokens - 1) break;
+        if (i === maxNewTokens - 1) break;
         if (request.signal?.aborted) {
           stop = 'aborted';
           break;
@@ -304,6 +338,8 @@ export class OnnxEngine implements MllmEngine {
     void this.model.dispose();
   }
 }
+
+const WINDOW_NAME = "the model's window (max_position_embeddings in config.json)";
 
 function webgpuAvailable(): boolean {
   return typeof navigator !== 'undefined' && 'gpu' in navigator && !!(navigator as { gpu?: unknown }).gpu;
@@ -372,19 +408,21 @@ export async function loadOnnxEngine(source: ModelSource, options: LoadOnnxEngin
     throw new Error(
       `${source.label}: model type "${modelType ?? 'unknown'}" is not supported by the ONNX engine (supported: idefics3 — SmolVLM — and llama — SmolLM2).`,
     );
+  const contextLength = parseModelConfig(config).text.maxPositionEmbeddings;
   }
   const onnxFiles = onnxFileNames(modelType, dtype);
   const files = await loadFiles(source, onnxFiles, options.onProgress);
   for (const f of onnxFiles) checkOnnxFile(files[f]!, f, source.label);
 
+  const create = (d: OnnxDevice, preloaded: typeof files) =>
+    withSource(source, (key) => Auto.from_pretrained(key, { dtype, device: d } as Parameters<typeof Auto.from_pretrained>[1]), { preloaded });
   const Auto = modelType === 'idefics3' ? AutoModelForVision2Seq : AutoModelForCausalLM;
   const { value: model, device, fallbackReason } = await withDeviceFallback(
     options.device,
-    (d) =>
-      withSource(source, (key) => Auto.from_pretrained(key, { dtype, device: d } as Parameters<typeof Auto.from_pretrained>[1]), {
-        preloaded: files,
-      }),
+    (d) => create(d, files),
     (e) => describeLoadError(e, source, onnxFiles),
+  // Read again when needed rather than kept: the files are as large as the model.
+  const recreate = async () => create(device, await loadFiles(source, onnxFiles));
   );
   try {
     const processor =
@@ -398,7 +436,7 @@ export async function loadOnnxEngine(source: ModelSource, options: LoadOnnxEngin
     const format: ChatFormat = { contentAsParts: modelType === 'idefics3', endOfTurnId: tokenizer.eos_token_id };
     const imageTokenId = config.image_token_id ?? config.image_token_index ?? null;
     if (modelType === 'idefics3' && imageTokenId === null) throw new Error(`${source.label}: config.json names no image_token_id.`);
-    return new OnnxEngine(modelType, model, tokenizer, processor, format, device, fallbackReason, imageTokenId, source.label);
+    return new OnnxEngine(modelType, model, tokenizer, processor, format, device, fallbackReason, imageTokenId, source.label, contextLength, recreate);
   } catch (e) {
     void model.dispose();
     throw e;

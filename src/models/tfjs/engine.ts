@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import type { PreTrainedTokenizer, Processor, RawImage } from '@huggingface/transformers';
 import { parseModelConfig, type ModelConfig } from '../config';
 import {
+  responseRoom,
   scoredResponse,
   type GenerateRequest,
   type GenerateResult,
@@ -24,6 +25,8 @@ export interface EncodedResponse {
   inputIds: number[];
   responseStart: number;
   tokens: ReturnType<typeof tokenizeResponse>;
+  /** Why the response was cut to fewer tokens than it has (the limit, in words), or null. */
+  cut: string | null;
 }
 
 /** A prompt (with its image) encoded once and shared by every response scored against it. */
@@ -47,6 +50,17 @@ export function weightMapFromSafetensors(bytes: Uint8Array, fileName: string): W
 
 export { imageKey };
 
+/** A float32 tensor bigger than this is never requested when the backend names no limit of its own (CPU, WebGL). */
+const DEFAULT_BUFFER_BYTES = 2 ** 30;
+
+/** The largest tensor the active backend allocates in one piece: WebGPU's buffer limits, else DEFAULT_BUFFER_BYTES. */
+function largestBufferBytes(): number {
+  const limits = (tf.backend() as { device?: { limits?: { maxStorageBufferBindingSize?: number; maxBufferSize?: number } } }).device?.limits;
+  const binding = limits?.maxStorageBufferBindingSize;
+  const buffer = limits?.maxBufferSize;
+  return binding && buffer ? Math.min(binding, buffer) : DEFAULT_BUFFER_BYTES;
+}
+
 function idsOf(tensorLike: { data: ArrayLike<number | bigint> }): number[] {
   return Array.from(tensorLike.data, (v) => Number(v));
 }
@@ -66,6 +80,25 @@ export class TfjsEngine implements MllmEngine {
 
   private get isMultimodal(): boolean {
     return this.config.modelType === 'idefics3';
+  }
+
+  get contextLength(): number {
+    return this.config.text.maxPositionEmbeddings;
+  }
+
+  /**
+   * How many tokens (prompt and response) a forward over `batch` sequences may hold, and the limit in words: the
+   * model's window, or fewer where the attention scores ([batch, heads, T, T] float32) would not fit in one buffer
+   * of the backend.
+   */
+  sequenceLimit(batch: number): { tokens: number; name: string } {
+    const bytes = largestBufferBytes();
+    const fit = Math.floor(Math.sqrt(bytes / (4 * this.config.text.numHeads * batch)));
+    if (fit >= this.contextLength) return { tokens: this.contextLength, name: 'the model\'s window (max_position_embeddings in config.json)' };
+    return {
+      tokens: fit,
+      name: `the longest sequence whose attention fits one ${tf.getBackend()} buffer (${Math.round(bytes / 2 ** 20)} MiB, ${batch} sequence(s) at a time)`,
+    };
   }
 
   /** Encodes the templated prompt; with an image, runs the image processor and the frozen vision tower once per image. */
@@ -90,9 +123,16 @@ export class TfjsEngine implements MllmEngine {
     return { promptIds, imageFeatures: features };
   }
 
-  encodeResponse(encoded: EncodedPrompt, prompt: string, response: string): EncodedResponse {
-    const tokens = tokenizeResponse(this.tokenizer, prompt, response, encoded.imageFeatures !== undefined, this.format);
-    return { inputIds: [...encoded.promptIds, ...tokens.ids], responseStart: encoded.promptIds.length, tokens };
+  /**
+   * The response's ids after the prompt's, cut (before any per-token work) to what `limit` leaves after the prompt;
+   * `limit` defaults to one sequence's {@link sequenceLimit}.
+   */
+  encodeResponse(encoded: EncodedPrompt, prompt: string, response: string, limit = this.sequenceLimit(1)): EncodedResponse {
+    const promptLength = encoded.promptIds.length;
+    const room = responseRoom(this.label, promptLength, limit.tokens, limit.name);
+    const tokens = tokenizeResponse(this.tokenizer, prompt, response, encoded.imageFeatures !== undefined, this.format, room);
+    const cut = tokens.ids.length < tokens.fullLength ? `${limit.name} is ${limit.tokens} tokens and the prompt takes ${promptLength}` : null;
+    return { inputIds: [...encoded.promptIds, ...tokens.ids], responseStart: promptLength, tokens, cut };
   }
 
   /**
@@ -139,18 +179,25 @@ export class TfjsEngine implements MllmEngine {
   async logprobs(request: LogprobsRequest): Promise<ResponseLogprobs[]> {
     if (request.responses.length === 0) return [];
     const encoded = await this.encodePrompt(request.prompt, request.image);
-    const batch = request.responses.map((r) => this.encodeResponse(encoded, request.prompt, r));
+    const limit = this.sequenceLimit(request.responses.length);
+    const batch = request.responses.map((r) => this.encodeResponse(encoded, request.prompt, r, limit));
     const logps = this.responseLogprobs(encoded, batch.map((b) => b.tokens), request.adapters ?? true);
     const values = (await logps.data()) as Float32Array;
     const width = logps.shape[1];
     logps.dispose();
-    return batch.map((b, row) => scoredResponse(this.label, b.inputIds, b.responseStart, b.tokens, (k) => values[row * width + k]));
+    return batch.map((b, row) => ({
+      ...scoredResponse(this.label, b.inputIds, b.responseStart, b.tokens, (k) => values[row * width + k]),
+      cut: b.cut,
+    }));
   }
 
   async generate(request: GenerateRequest): Promise<GenerateResult> {
     const encoded = await this.encodePrompt(request.prompt, request.image);
+    const limit = this.sequenceLimit(1);
+    const room = responseRoom(this.label, encoded.promptIds.length, limit.tokens, limit.name);
     const options = {
-      maxNewTokens: request.maxNewTokens,
+      // Generation stops at the window as it stops at maxNewTokens ('length').
+      maxNewTokens: Math.min(request.maxNewTokens, room),
       eosTokenId: this.format.endOfTurnId,
       temperature: request.greedy === false ? (request.temperature ?? 1) : 0,
       topP: request.topP,
