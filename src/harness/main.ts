@@ -289,9 +289,9 @@ function plain(results: ResponseLogprobs[]): ResponseLogprobs[] {
     responseStart,
     tokens: tokens.map((t) => ({ ...t })),
     total,
+    eosIndex,
     fullLength,
     cut,
-    eosIndex,
   }));
 }
 

@@ -241,6 +241,7 @@ export async function loadClipScorer(source: ModelSource, options: LoadClipScore
   }
   const onnxFiles = CLIP_ONNX_FILES(dtype);
   const files = await loadFiles(source, onnxFiles, options.onProgress);
+  for (const f of onnxFiles) checkOnnxFile(files[f]!, f, source.label);
   const create = (d: OnnxDevice, preloaded: typeof files): Promise<ClipModels> =>
     withSource(
       source,
@@ -255,14 +256,13 @@ export async function loadClipScorer(source: ModelSource, options: LoadClipScore
       },
       { preloaded },
     );
-  for (const f of onnxFiles) checkOnnxFile(files[f]!, f, source.label);
   const { value: models, device, fallbackReason } = await withDeviceFallback(
     options.device,
     (d) => create(d, files),
     (e) => describeLoadError(e, source, onnxFiles),
+  );
   // Read again when needed rather than kept: the files are as large as the model.
   const recreate = async () => create(device, await loadFiles(source, onnxFiles));
-  );
   try {
     const tokenizer = await withSource(source, (key) => AutoTokenizer.from_pretrained(key));
     const imageProcessor = (await withSource(source, (key) => AutoImageProcessor.from_pretrained(key))) as unknown as ImageProcessor;

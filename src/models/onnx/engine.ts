@@ -408,22 +408,22 @@ export async function loadOnnxEngine(source: ModelSource, options: LoadOnnxEngin
     throw new Error(
       `${source.label}: model type "${modelType ?? 'unknown'}" is not supported by the ONNX engine (supported: idefics3 — SmolVLM — and llama — SmolLM2).`,
     );
-  const contextLength = parseModelConfig(config).text.maxPositionEmbeddings;
   }
+  const contextLength = parseModelConfig(config).text.maxPositionEmbeddings;
   const onnxFiles = onnxFileNames(modelType, dtype);
   const files = await loadFiles(source, onnxFiles, options.onProgress);
   for (const f of onnxFiles) checkOnnxFile(files[f]!, f, source.label);
 
+  const Auto = modelType === 'idefics3' ? AutoModelForVision2Seq : AutoModelForCausalLM;
   const create = (d: OnnxDevice, preloaded: typeof files) =>
     withSource(source, (key) => Auto.from_pretrained(key, { dtype, device: d } as Parameters<typeof Auto.from_pretrained>[1]), { preloaded });
-  const Auto = modelType === 'idefics3' ? AutoModelForVision2Seq : AutoModelForCausalLM;
   const { value: model, device, fallbackReason } = await withDeviceFallback(
     options.device,
     (d) => create(d, files),
     (e) => describeLoadError(e, source, onnxFiles),
+  );
   // Read again when needed rather than kept: the files are as large as the model.
   const recreate = async () => create(device, await loadFiles(source, onnxFiles));
-  );
   try {
     const processor =
       modelType === 'idefics3' ? await withSource(source, (key) => AutoProcessor.from_pretrained(key)) : null;
