@@ -225,7 +225,26 @@ export interface HubSourceOptions {
   fetch?: FetchLike;
 }
 
-const REPO_ID = /^[A-Za-z0-9][A-Za-z0-9._-]*(\/[A-Za-z0-9][A-Za-z0-9._-]*)?$/;
+/**
+ * Why `id` is not a Hugging Face repo id, or `null` when it is one. The rules are the Hub's own
+ * (`huggingface_hub.utils.validate_repo_id`): "name" or "owner/name"; letters, digits, "-", "_" and "."; no "--"
+ * or ".."; a part neither starts nor ends with "-" or "."; the name at most 96 characters and not ending in ".git".
+ * Checked before any request, so a typo gets its reason instead of a 404 or a malformed URL.
+ */
+export function hubIdProblem(id: string): string | null {
+  if (id === '') return 'it is empty';
+  const bad = [...id].find((c) => !/[A-Za-z0-9._/-]/.test(c));
+  if (bad !== undefined) return `it contains ${JSON.stringify(bad)}; only letters, digits, "-", "_", "." and one "/" are allowed`;
+  const parts = id.split('/');
+  if (parts.length > 2) return 'it has more than one "/"';
+  if (parts.some((p) => p === '')) return 'a part before or after "/" is empty';
+  if (id.includes('--') || id.includes('..')) return '"--" and ".." are not allowed';
+  if (parts.some((p) => /^[-.]|[-.]$/.test(p))) return 'a part starts or ends with "-" or "."';
+  const name = parts[parts.length - 1];
+  if (name.length > 96) return `the name has ${name.length} characters; at most 96 are allowed`;
+  if (name.endsWith('.git')) return 'the name ends with ".git"';
+  return null;
+}
 
 class HubSource extends BaseSource {
   readonly kind = 'hub' as const;
@@ -241,7 +260,8 @@ class HubSource extends BaseSource {
 
   constructor(id: string, opts: HubSourceOptions) {
     super();
-    if (!REPO_ID.test(id)) throw new Error(`invalid Hugging Face model id ${JSON.stringify(id)} (expected "owner/name")`);
+    const problem = hubIdProblem(id);
+    if (problem) throw new Error(`invalid Hugging Face model id ${JSON.stringify(id)}: ${problem} (expected "owner/name", e.g. "HuggingFaceTB/SmolVLM-256M-Instruct")`);
     this.id = id;
     this.label = id;
     this.revision = opts.revision ?? 'main';

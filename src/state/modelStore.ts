@@ -15,16 +15,25 @@ export interface FileLoad {
 }
 
 export interface ModelSlot<T> {
+  /**
+   * 'loading' while a load runs (the model loaded before stays in use until the new one is ready), 'ready' while
+   * a model is loaded, 'error' when the last load failed and no model is loaded.
+   */
   status: 'idle' | 'loading' | 'ready' | 'error';
-  /** What is (being) loaded, in words. */
+  /** What is loaded, in words ('' when nothing is). */
   label: string;
+  /** What is being loaded, or what the last load tried to load when it failed. */
+  target: string | null;
   files: Record<string, FileLoad>;
+  /** Why the last load failed; cleared when a load succeeds. */
   error: string | null;
   /** Something the user should know about a loaded model, e.g. a device fallback. */
   notice: string | null;
   /** Where the loaded model runs: an ONNX Runtime device, or TF.js' backend. */
   device: string | null;
   handle: T | null;
+  /** The picker's choice and engine when the loaded model was loaded: a failed load puts the pickers back. */
+  picked: { choice: string; engine: EngineKind } | null;
 }
 
 /** Where to load from: a catalog entry, any hub repo id, or the files of a folder the user picked. */
@@ -32,7 +41,7 @@ export type ModelOrigin = { entryId: string } | { hubId: string } | { files: Fil
 
 export const DEFAULT_HUB_ENDPOINT = 'https://huggingface.co';
 
-const emptySlot = <T>(): ModelSlot<T> => ({ status: 'idle', label: '', files: {}, error: null, notice: null, device: null, handle: null });
+const emptySlot = <T>(): ModelSlot<T> => ({ status: 'idle', label: '', target: null, files: {}, error: null, notice: null, device: null, handle: null, picked: null });
 
 interface ModelState {
   mllmChoice: string;
@@ -55,7 +64,7 @@ function originSource(
   if ('files' in origin) return { source: folderSource(origin.files, { label: origin.name }), label: origin.name, dtype: 'fp32' };
   if ('hubId' in origin) return { source: hubSource(origin.hubId, { endpoint }), label: origin.hubId, dtype: 'fp32' };
   const entry = catalogEntry(origin.entryId);
-  const source = entry.origin === 'hub' ? hubSource(entry.path, { endpoint }) : sourceFor(entry, globalThis.location?.href ?? 'http://localhost/');
+  const source = sourceFor(entry, globalThis.location?.href ?? 'http://localhost/', endpoint);
   return { source, label: entry.label, dtype: entry.dtype };
 }
 
@@ -72,7 +81,6 @@ export const useModels = create<ModelState>()(
       setEngine: (engine) => set({ mllmEngine: engine }),
       setHubEndpoint: (endpoint) => set({ hubEndpoint: endpoint.replace(/\/+$/, '') || DEFAULT_HUB_ENDPOINT }),
       load: async (role, origin) => {
-        const { source, label, dtype } = originSource(origin, get().hubEndpoint);
         const slotKey = role;
         const update = (patch: Partial<ModelSlot<unknown>>) =>
           set((state) => ({ [slotKey]: { ...state[slotKey], ...patch } }) as Partial<ModelState>);
@@ -80,28 +88,42 @@ export const useModels = create<ModelState>()(
           set((state) => ({
             [slotKey]: { ...state[slotKey], files: { ...state[slotKey].files, [file]: { loaded, total } } },
           }) as Partial<ModelState>);
+        const picked = { choice: role === 'mllm' ? get().mllmChoice : get().clipChoice, engine: get().mllmEngine };
         const previous = get()[slotKey].handle;
-        update({ status: 'loading', label, files: {}, error: null, notice: null, device: null, handle: null });
-        previous?.dispose();
+        let target = 'hubId' in origin ? origin.hubId : 'files' in origin ? origin.name : origin.entryId;
+        update({ status: 'loading', target, files: {}, error: null });
         try {
-          if (role === 'clip') {
-            const scorer = await loadClipScorer(source, {
-              dtype: typeof dtype === 'string' ? dtype : 'fp32',
-              onProgress: (p) => onFile(p.file, p.perFile[p.file]?.loaded ?? 0, p.perFile[p.file]?.total ?? 0),
-            });
-            update({ status: 'ready', handle: scorer, device: scorer.device, notice: scorer.fallbackReason && `Running on ${scorer.device}: ${scorer.fallbackReason}` });
-          } else if (get().mllmEngine === 'onnx') {
-            const engine = await loadOnnxEngine(source, {
-              dtype,
-              onProgress: (p) => onFile(p.file, p.perFile[p.file]?.loaded ?? 0, p.perFile[p.file]?.total ?? 0),
-            });
-            update({ status: 'ready', handle: engine, device: engine.device, notice: engine.fallbackReason && `Running on ${engine.device}: ${engine.fallbackReason}` });
-          } else {
+          const { source, label, dtype } = originSource(origin, get().hubEndpoint);
+          target = label;
+          update({ target });
+          const loaded = async (): Promise<Pick<ModelSlot<unknown>, 'handle' | 'device' | 'notice'>> => {
+            if (role === 'clip') {
+              const scorer = await loadClipScorer(source, {
+                dtype: typeof dtype === 'string' ? dtype : 'fp32',
+                onProgress: (p) => onFile(p.file, p.perFile[p.file]?.loaded ?? 0, p.perFile[p.file]?.total ?? 0),
+              });
+              return { handle: scorer, device: scorer.device, notice: scorer.fallbackReason && `Running on ${scorer.device}: ${scorer.fallbackReason}` };
+            }
+            if (picked.engine === 'onnx') {
+              const engine = await loadOnnxEngine(source, {
+                dtype,
+                onProgress: (p) => onFile(p.file, p.perFile[p.file]?.loaded ?? 0, p.perFile[p.file]?.total ?? 0),
+              });
+              return { handle: engine, device: engine.device, notice: engine.fallbackReason && `Running on ${engine.device}: ${engine.fallbackReason}` };
+            }
             const engine = await loadTfjsEngine(source, { onProgress: (p) => onFile(p.file, p.loaded, p.total) });
-            update({ status: 'ready', handle: engine, device: `TF.js ${tf.getBackend()}` });
-          }
+            return { handle: engine, device: `TF.js ${tf.getBackend()}`, notice: null };
+          };
+          const next = await loaded();
+          update({ ...next, status: 'ready', label, target: null, error: null, picked });
+          previous?.dispose();
         } catch (err) {
-          update({ status: 'error', error: describeLoadFailure(err) });
+          // The model loaded before keeps working, and the pickers name it again.
+          const kept = get()[slotKey];
+          update({ status: kept.handle ? 'ready' : 'error', target, error: describeLoadFailure(err) });
+          if (kept.picked) {
+            set(role === 'mllm' ? { mllmChoice: kept.picked.choice, mllmEngine: kept.picked.engine } : { clipChoice: kept.picked.choice });
+          }
         }
       },
     }),

@@ -1,5 +1,6 @@
 import { useRef, useState } from 'react';
 import { CATALOG, catalogEntry, type EngineKind, type ModelRole } from '../../models/catalog';
+import { hubIdProblem } from '../../models/sources';
 import { useModels, type ModelSlot } from '../../state/modelStore';
 
 function megabytes(bytes: number): string {
@@ -16,8 +17,9 @@ function Progress({ slot, role }: { slot: ModelSlot<unknown>; role: ModelRole })
       {slot.status === 'loading' && (
         <>
           <span>
-            Loading {slot.label}… {megabytes(loaded)}
+            Loading {slot.target}… {megabytes(loaded)}
             {total > 0 ? ` of ${megabytes(total)}` : ''}
+            {slot.handle ? ` (${slot.label} stays in use until it is ready)` : ''}
           </span>
           <progress aria-label={`${role} download, all files`} max={total || 1} value={loaded} data-testid={`${role}-progress`} />
           <ul className="file-progress">
@@ -37,9 +39,10 @@ function Progress({ slot, role }: { slot: ModelSlot<unknown>; role: ModelRole })
         </span>
       )}
       {slot.notice && <p className="notice">{slot.notice}</p>}
-      {slot.status === 'error' && (
+      {slot.error && (
         <p role="alert" className="field-error" data-testid={`${role}-error`}>
-          Could not load {slot.label}: {slot.error}
+          Could not load {slot.target}: {slot.error}
+          {slot.handle ? ` ${slot.label} is still loaded.` : ''}
         </p>
       )}
     </div>
@@ -50,6 +53,7 @@ function ModelRow({ role }: { role: ModelRole }) {
   const models = useModels();
   const folderInput = useRef<HTMLInputElement>(null);
   const [hubId, setHubId] = useState('');
+  const [hubIdError, setHubIdError] = useState<string | null>(null);
   const choice = role === 'mllm' ? models.mllmChoice : models.clipChoice;
   const slot = role === 'mllm' ? models.mllm : models.clip;
   const entry = catalogEntry(choice);
@@ -94,7 +98,10 @@ function ModelRow({ role }: { role: ModelRole }) {
         className="hub-id"
         onSubmit={(e) => {
           e.preventDefault();
-          if (hubId.trim()) void models.load(role, { hubId: hubId.trim() });
+          const id = hubId.trim();
+          const problem = hubIdProblem(id);
+          setHubIdError(problem && `"${id}" is not a Hugging Face model id: ${problem}. Type it as owner/name, e.g. HuggingFaceTB/SmolVLM-256M-Instruct.`);
+          if (!problem) void models.load(role, { hubId: id });
         }}
       >
         <label>
@@ -105,12 +112,22 @@ function ModelRow({ role }: { role: ModelRole }) {
             placeholder="org/name"
             spellCheck={false}
             data-testid={`${role}-hub-id`}
-            onChange={(e) => setHubId(e.target.value)}
+            aria-invalid={hubIdError !== null}
+            aria-describedby={hubIdError ? `${role}-hub-id-error` : undefined}
+            onChange={(e) => {
+              setHubId(e.target.value);
+              setHubIdError(null);
+            }}
           />
         </label>
         <button type="submit" disabled={busy || !hubId.trim()} data-testid={`${role}-hub-load`}>
           Load
         </button>
+        {hubIdError && (
+          <p role="alert" className="field-error" id={`${role}-hub-id-error`} data-testid={`${role}-hub-id-error`}>
+            {hubIdError}
+          </p>
+        )}
       </form>
       <input
         ref={folderInput}
