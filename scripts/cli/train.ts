@@ -4,13 +4,14 @@ import { parseArgs } from 'node:util';
 import { RawImage } from '@huggingface/transformers';
 import { parsePairsJsonl, type PreferencePair } from '../../src/data/pairs';
 import { SANDBOX_KEY_PREFIX, sandboxPairs, sandboxSentenceSimilarities } from '../../src/data/sandbox';
+import { decodeUtf8 } from '../../src/data/utf8';
 import type { BatchMetrics } from '../../src/aspo/objective';
 import { loadTfjsEngine } from '../../src/models/tfjs/engine';
 import { exportPeftAdapter } from '../../src/train/peft';
 import { resolveSettings, type TrainSettingsInput } from '../../src/train/settings';
 import { loraOptions, sandboxImageLoader, Trainer, type ImageLoader, type SimilarityFn, type StepReport } from '../../src/train/trainer';
 import { nodeFolderSource } from '../lib/nodeModelSource';
-import { numberOption, requiredString, UsageError, type Command } from './args';
+import { integerOption, numberOption, requiredString, SEED_RANGE, UsageError, type Command } from './args';
 
 /** One line of metrics.jsonl: the step, its learning rate and the metrics under TRL's names. */
 export function metricsLine(report: StepReport): Record<string, unknown> {
@@ -87,9 +88,9 @@ export const trainCommand: Command & { runWith(args: string[], warn: Warn): Prom
     const out = requiredString(values, 'out');
     const objective = oneOf(values, 'objective', ['dpo', 'aspo'] as const);
     if (!objective) throw new UsageError('--objective is required (dpo or aspo)');
-    const steps = optionalNumber(values, 'steps');
+    const steps = integerOption(values, 'steps', { min: 1 });
     if (steps === undefined) throw new UsageError('--steps is required');
-    const rank = optionalNumber(values, 'rank');
+    const rank = integerOption(values, 'rank', { min: 1 });
     const loraAlpha = optionalNumber(values, 'lora-alpha') ?? (rank !== undefined ? 2 * rank : undefined);
     const input: TrainSettingsInput = {
       objective,
@@ -99,12 +100,12 @@ export const trainCommand: Command & { runWith(args: string[], warn: Warn): Prom
       granularity: oneOf(values, 'granularity', ['sentence', 'response', 'token'] as const),
       perplexitySource: oneOf(values, 'perplexity-source', ['policy', 'reference'] as const),
       lr: optionalNumber(values, 'lr'),
-      warmupSteps: optionalNumber(values, 'warmup'),
-      batchSize: optionalNumber(values, 'batch-size'),
-      maxSeqLen: optionalNumber(values, 'max-seq-len'),
+      warmupSteps: integerOption(values, 'warmup', { min: 0 }),
+      batchSize: integerOption(values, 'batch-size', { min: 1 }),
+      maxSeqLen: integerOption(values, 'max-seq-len', { min: 1 }),
       gradClipNorm: optionalNumber(values, 'grad-clip'),
       steps,
-      seed: optionalNumber(values, 'seed') ?? 0,
+      seed: integerOption(values, 'seed', SEED_RANGE) ?? 0,
       lora: { ...(rank !== undefined ? { r: rank } : {}), ...(loraAlpha !== undefined ? { alpha: loraAlpha } : {}) },
     };
     for (const key of Object.keys(input) as (keyof TrainSettingsInput)[]) if (input[key] === undefined) delete input[key];
@@ -120,7 +121,7 @@ export const trainCommand: Command & { runWith(args: string[], warn: Warn): Prom
         const { train, heldOut } = sandboxPairs();
         return { pairs: role === 'training' ? train : heldOut, base: process.cwd(), skipped: [] };
       }
-      const { pairs, errors } = parsePairsJsonl(readFileSync(file, 'utf8'), file);
+      const { pairs, errors } = parsePairsJsonl(decodeUtf8(readFileSync(file), file), file);
       for (const e of errors) warn(`skipped line ${e.line}: ${e.message}`);
       if (pairs.length === 0) throw new Error(`${file} holds no valid pair`);
       return { pairs, base: dirname(resolve(file)), skipped: errors.map((e) => e.line) };
