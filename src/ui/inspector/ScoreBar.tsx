@@ -19,20 +19,23 @@ export function ScoreBar() {
     try {
       const scores = await scorePair({
         engine: mllm.handle,
-        mllmLabel: `${mllm.label} (${mllm.handle.kind === 'onnx' ? 'ONNX' : 'TF.js'})`,
-        clip: clip.handle && { scorer: clip.handle, label: clip.label },
+        clip: clip.handle,
         imageUrl: state.image?.dataUrl ?? null,
         prompt: state.prompt,
         chosen: state.chosen,
         rejected: state.rejected,
+        fallbackSimilarity: {
+          chosen: state.chosenNumbers.map((n) => n.similarity),
+          rejected: state.rejectedNumbers.map((n) => n.similarity),
+        },
         signal: abort.current.signal,
         onStage: (label, done, total) => setStage({ label, done, total }),
       });
       const now = useCalculator.getState();
-      if (now.chosen !== state.chosen || now.rejected !== state.rejected || now.prompt !== state.prompt || now.image !== state.image) {
+      if (now.chosen !== state.chosen || now.rejected !== state.rejected || now.prompt !== state.prompt) {
         setMessage({ kind: 'info', text: 'The pair changed while it was being scored; score it again.' });
       } else {
-        now.setScores(scores.record, scores.scored);
+        now.setScores(scores);
         const notes = [
           !state.image ? 'no image, so S_i kept its values' : !clip.handle ? 'no CLIP model loaded, so S_i kept its values' : null,
         ].filter(Boolean);

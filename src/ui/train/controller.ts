@@ -3,8 +3,9 @@
  * persisted run store (`useTrain`) and in `useWorker` (backend, model, load progress, busy flags; not persisted).
  */
 import { create } from 'zustand';
+import { splitSentences } from '../../aspo/sentences';
 import type { PreferencePair } from '../../data/pairs';
-import { chosenSimilarity, useCalculator } from '../../state/calculatorStore';
+import { useCalculator } from '../../state/calculatorStore';
 import { methodName, useTrain, type RunData } from '../../state/trainStore';
 import { trainClient, type AdapterFiles, type BackendInfo, type DataSpec, type ModelInfo, type ModelSpec, type TrainEvent } from '../../train/client';
 import { resolveSettings } from '../../train/settings';
@@ -120,7 +121,7 @@ export function loadModel() {
   });
 }
 
-/** The Inspector's pair as training data (its image travels as a data URL, its S_i from the Inspector's numbers, never placeholders). */
+/** The Inspector's pair as training data (its image travels as a data URL, its S_i from the Inspector's numbers). */
 export function inspectorData(): DataSpec {
   const c = useCalculator.getState();
   if (!c.chosen.trim() || !c.rejected.trim()) throw new Error('the Inspector pair needs a chosen and a rejected response');
@@ -130,8 +131,10 @@ export function inspectorData(): DataSpec {
     pair.image = 'inspector:0';
     images['inspector:0'] = c.image.dataUrl;
   }
-  const similarity = chosenSimilarity(c);
-  if (similarity) pair.similarity = { chosen: similarity };
+  const sentences = splitSentences(c.chosen).length;
+  if (c.chosenNumbers.length === sentences && c.chosenNumbers.every((n) => Number.isFinite(n.similarity))) {
+    pair.similarity = { chosen: c.chosenNumbers.map((n) => n.similarity) };
+  }
   return { kind: 'pairs', pairs: [pair], images };
 }
 
