@@ -122,3 +122,94 @@ test('the calculator keeps its input across a reload, is keyboard reachable and 
   expect(overflow).toBeLessThanOrEqual(0);
   await page.screenshot({ path: `${OUTPUT}/calculator-narrow.png`, fullPage: true });
 });
+
+/** The placeholder the method-spec'd calculator gives an unnumbered sentence: S 0.25, about four characters a token, policy = reference. */
+function placeholderFor(sentence: string) {
+  const tokens = Math.max(1, Math.round(sentence.trim().length / 4));
+  return { similarity: 0.25, logp: Math.round(-1.2 * tokens * 100) / 100, tokens };
+}
+
+test("a pair typed over the bus example shows none of the example's numbers, and says which are placeholders", async ({ page }) => {
+  await page.goto('/');
+  await waitForWebGpu(page);
+  const bus = EXAMPLE_PAIRS.find((p) => p.id === 'one-sentence')!;
+  await page.getByTestId('example').selectOption(bus.id);
+  await expect(page.getByTestId('similarity-chosen-0')).toHaveValue(String(bus.chosenNumbers[0].similarity));
+
+  const chosen = 'A tram waits at the stop, bell ringing. Its doors are open.';
+  const rejected = 'A taxi idles.';
+  await page.getByTestId('chosen-text').fill(chosen);
+  await page.getByTestId('rejected-text').fill(rejected);
+  const old = [...bus.chosenNumbers, ...bus.rejectedNumbers].flatMap((n) => [n.similarity, n.policyLogp, n.refLogp, n.tokens]);
+  for (const [side, text] of [['chosen', chosen], ['rejected', rejected]] as const) {
+    const sentences = splitSentences(text);
+    await expect(page.getByTestId(`${side}-sentences`).locator('.sentence')).toHaveCount(sentences.length);
+    for (let i = 0; i < sentences.length; i++) {
+      const want = placeholderFor(sentences[i].text);
+      const fields = [`policy-${side}-${i}`, `ref-${side}-${i}`, `tokens-${side}-${i}`, ...(side === 'chosen' ? [`similarity-${side}-${i}`] : [])];
+      const shown = await Promise.all(fields.map(async (id) => Number(await page.getByTestId(id).inputValue())));
+      expect(shown.filter((v) => old.includes(v)), `${side} sentence ${i + 1} shows none of the bus example's numbers`).toEqual([]);
+      expect(shown.slice(0, 3)).toEqual([want.logp, want.logp, want.tokens]);
+      if (side === 'chosen') expect(shown[3]).toBe(want.similarity);
+      // Said in words in the table and in the inputs' names, not only by colour.
+      await expect(page.getByTestId(`source-${side}-${i}`)).toHaveText('placeholder');
+      await expect(page.getByLabel(`policy log-prob of ${side} sentence ${i + 1} (placeholder)`)).toBeVisible();
+    }
+  }
+  await expect(page.getByLabel('S of sentence 1 (placeholder)', { exact: true })).toBeVisible();
+  await expect(page.getByTestId('results-unmeasured')).toContainText('3 sentences use placeholder numbers');
+
+  // A number set by hand is the sentence's own; the bus text brings the bus numbers back.
+  await page.getByTestId('policy-chosen-1').fill('-3.25');
+  await expect(page.getByTestId('source-chosen-1')).toHaveText('S: placeholder; ℓ, n: set by hand');
+  await page.getByTestId('chosen-text').fill(bus.chosen);
+  await expect(page.getByTestId('similarity-chosen-0')).toHaveValue(String(bus.chosenNumbers[0].similarity));
+  await expect(page.getByTestId('policy-chosen-0')).toHaveValue(String(bus.chosenNumbers[0].policyLogp));
+  await expect(page.getByTestId('source-chosen-0')).toHaveText('example');
+  await page.getByTestId('chosen-text').fill(`${bus.chosen} Its doors are open.`);
+  await expect(page.getByTestId('policy-chosen-1')).toHaveValue('-3.25');
+
+  // A response of punctuation only is said to have nothing to weigh.
+  await page.getByTestId('rejected-text').fill('?! ...');
+  await expect(page.getByTestId('rejected-wordless')).toContainText('No letter or digit');
+});
+
+test('state saved by the previous version loads: its texts and settings stay, numbers that may be of other text are dropped with a notice', async ({ page }) => {
+  const bus = EXAMPLE_PAIRS.find((p) => p.id === 'one-sentence')!;
+  const saved = {
+    version: 2,
+    state: {
+      prompt: bus.prompt,
+      chosen: 'A tram waits at the stop, bell ringing.',
+      rejected: 'A taxi idles.',
+      chosenNumbers: bus.chosenNumbers,
+      rejectedNumbers: bus.rejectedNumbers,
+      alpha: 0.7,
+      beta: 0.1,
+      normalization: 'mean',
+      perplexitySource: 'policy',
+      granularity: 'sentence',
+      image: null,
+      scored: {},
+      truncated: { chosen: [], rejected: [] },
+      focus: { side: 'chosen', index: 0 },
+    },
+  };
+  await page.addInitScript((value) => {
+    if (!sessionStorage.getItem('seeded')) {
+      localStorage.setItem('aspo-workbench/calculator', value);
+      sessionStorage.setItem('seeded', '1');
+    }
+  }, JSON.stringify(saved));
+  await page.goto('/');
+  await expect(page.getByTestId('chosen-text')).toHaveValue(saved.state.chosen);
+  await expect(page.getByTestId('alpha')).toHaveValue('0.7');
+  await expect(page.getByTestId('calculator-notice')).toContainText('dropped');
+  await expect(page.getByTestId('similarity-chosen-0')).toHaveValue('0.25');
+  await expect(page.getByTestId('source-chosen-0')).toHaveText('placeholder');
+  await expect(page.getByTestId('source-rejected-0')).toHaveText('placeholder');
+  await page.getByRole('button', { name: 'Dismiss' }).click();
+  await page.reload();
+  await expect(page.getByTestId('chosen-text')).toHaveValue(saved.state.chosen);
+  await expect(page.getByTestId('calculator-notice')).toHaveCount(0);
+});

@@ -108,6 +108,19 @@ test('the Inspector fills S_i from CLIP and log-probs from the ONNX engine, equa
   await expect.poll(() => value(page, 'weight-chosen-0')).toBeCloseTo(alphaOne.weight[0], 3);
   expect(requests.length).toBe(before);
 
+  // The numbers belong to their text: an edited sentence gets marked placeholders, a later one's log-probs are
+  // marked stale (their earlier text changed), and the scored text brings the scored numbers back.
+  await expect(page.getByTestId('source-chosen-0')).toHaveText('scored');
+  await page.getByTestId('chosen-text').fill(CHOSEN.replace('red square', 'yellow star'));
+  await expect(page.getByTestId('source-chosen-0')).toHaveText('placeholder');
+  await expect(page.getByTestId('source-chosen-1')).toHaveText('S: scored; ℓ, n: stale');
+  expect(Number(await page.getByTestId('similarity-chosen-1').inputValue())).toBeCloseTo(similarity[1], 4);
+  expect(Number(await page.getByTestId('similarity-chosen-0').inputValue())).toBe(0.25);
+  await page.getByTestId('chosen-text').fill(CHOSEN);
+  await expect(page.getByTestId('source-chosen-0')).toHaveText('scored');
+  expect(Number(await page.getByTestId('similarity-chosen-0').inputValue())).toBeCloseTo(similarity[0], 4);
+  expect(await value(page, 'ppl-chosen-0')).toBeCloseTo(perplexity[0], 2);
+
   // Nothing left the machine: every request went to the app's own origin.
   const origin = new URL(page.url()).origin;
   expect(requests.filter((u) => !u.startsWith(`${origin}/`) && !u.startsWith('data:') && !u.startsWith('blob:'))).toEqual([]);

@@ -1,17 +1,30 @@
 import { create } from 'zustand';
-import { persist } from 'zustand/middleware';
-import type { Granularity, Normalization, PerplexitySource } from '../aspo';
-import type { ScoredResponse } from '../ui/calculator/compute';
+import { createJSONStorage, persist } from 'zustand/middleware';
+import { splitSentences, type Granularity, type Normalization, type PerplexitySource } from '../aspo';
 import { EXAMPLE_PAIRS, type ExamplePair, type SentenceNumbers } from '../data/examples';
+import {
+  EMPTY_BOOK,
+  imageKey,
+  migratePositionalNumbers,
+  pruneBook,
+  recordExample,
+  recordScores,
+  resolveNumbers,
+  setByHand,
+  type NumberBook,
+  type ScoreRecord,
+  type ScoredResponse,
+  type Side,
+} from '../data/sentenceNumbers';
 
-export type Side = 'chosen' | 'rejected';
+export type { Side } from '../data/sentenceNumbers';
 
 export interface CalculatorState {
   prompt: string;
   chosen: string;
   rejected: string;
-  chosenNumbers: SentenceNumbers[];
-  rejectedNumbers: SentenceNumbers[];
+  /** Every sentence's numbers, keyed by its text (and the image and model for a model's numbers). */
+  book: NumberBook;
   alpha: number;
   beta: number;
   normalization: Normalization;
@@ -19,24 +32,38 @@ export interface CalculatorState {
   granularity: Granularity;
   /** The pair's image, downscaled, as a data URL (kept across reloads). */
   image: { dataUrl: string; name: string } | null;
-  /** A model's per-token scores of each response; ignored once the response text changes. */
+  /** A model's per-token scores of each response; ignored once its text, the prompt or the image changes. */
   scored: { chosen?: ScoredResponse; rejected?: ScoredResponse };
-  /** Which sentences CLIP saw truncated, per side. */
-  truncated: { chosen: boolean[]; rejected: boolean[] };
   /** The sentence whose equations are spelled out with numbers. */
   focus: { side: Side; index: number };
+  /** Something the user should know about their saved state, e.g. numbers an update had to drop. */
+  notice: string | null;
   setText: (field: 'prompt' | Side, text: string) => void;
-  /** `current` is the full list the UI shows (stored values plus defaults), so one edit never drops the others. */
-  setNumber: (side: Side, index: number, field: keyof SentenceNumbers, value: number, current: SentenceNumbers[]) => void;
+  /** `current` is what the row showed, so setting one log-prob field keeps the other two. */
+  setNumber: (side: Side, sentence: string, field: keyof SentenceNumbers, value: number, current: SentenceNumbers) => void;
   setSetting: <K extends 'alpha' | 'beta' | 'normalization' | 'perplexitySource' | 'granularity'>(
     key: K,
     value: CalculatorState[K],
   ) => void;
   setImage: (image: CalculatorState['image']) => void;
-  /** Numbers, tokens and truncation flags that a model produced for the current texts. */
-  setScores: (scores: Pick<CalculatorState, 'chosenNumbers' | 'rejectedNumbers' | 'scored' | 'truncated'>) => void;
+  /** Numbers and tokens that models produced for the current texts. */
+  setScores: (record: ScoreRecord, scored: { chosen: ScoredResponse; rejected: ScoredResponse }) => void;
   setFocus: (side: Side, index: number) => void;
   loadExample: (example: ExamplePair) => void;
+  dismissNotice: () => void;
+}
+
+/** The book without the oldest entries of sentences no longer on screen. */
+function pruned(book: NumberBook, state: Pick<CalculatorState, 'chosen' | 'rejected'>): NumberBook {
+  const keep = (['chosen', 'rejected'] as const).flatMap((side) => splitSentences(state[side]).map((s) => ({ side, text: s.text })));
+  return pruneBook(book, keep);
+}
+
+/** S_i of each chosen sentence, or null while any is a placeholder: training must not take a guess for a measurement. */
+export function chosenSimilarity(state: Pick<CalculatorState, 'chosen' | 'prompt' | 'image' | 'book'>): number[] | null {
+  const spans = splitSentences(state.chosen);
+  const rows = resolveNumbers(state.book, 'chosen', state.chosen, spans, { prompt: state.prompt, image: imageKey(state.image?.dataUrl) });
+  return rows.length > 0 && rows.every((r) => r.similarity.source !== 'placeholder') ? rows.map((r) => r.numbers.similarity) : null;
 }
 
 const first = EXAMPLE_PAIRS[0];
@@ -47,8 +74,7 @@ export const useCalculator = create<CalculatorState>()(
       prompt: first.prompt,
       chosen: first.chosen,
       rejected: first.rejected,
-      chosenNumbers: first.chosenNumbers,
-      rejectedNumbers: first.rejectedNumbers,
+      book: recordExample(EMPTY_BOOK, first),
       alpha: 0.5,
       beta: 0.1,
       normalization: 'mean',
@@ -56,32 +82,51 @@ export const useCalculator = create<CalculatorState>()(
       granularity: 'sentence',
       image: null,
       scored: {},
-      truncated: { chosen: [], rejected: [] },
       focus: { side: 'chosen', index: 0 },
+      notice: null,
       setText: (field, text) => set({ [field]: text }),
-      setNumber: (side, index, field, value, current) =>
+      setNumber: (side, sentence, field, value, current) =>
         set((state) => {
-          const next = current.map((n, i) => (i === index ? { ...n, [field]: value } : n));
-          // A hand-set number overrides what the model said about this response.
-          const scored = { ...state.scored, [side]: undefined };
-          return side === 'chosen' ? { chosenNumbers: next, scored } : { rejectedNumbers: next, scored };
+          const book = pruned(setByHand(state.book, side, sentence, field, value, current), state);
+          if (field === 'similarity') return { book };
+          // A hand-set log-prob overrides the model's tokens of this response.
+          return { book, scored: { ...state.scored, [side]: undefined } };
         }),
       setSetting: (key, value) => set({ [key]: value }),
       setFocus: (side, index) => set({ focus: { side, index } }),
-      setImage: (image) => set({ image, scored: {} }),
-      setScores: (scores) => set(scores),
+      setImage: (image) => set({ image }),
+      setScores: (record, scored) => set((state) => ({ book: pruned(recordScores(state.book, record), state), scored })),
       loadExample: (example) =>
-        set({
+        set((state) => ({
           prompt: example.prompt,
           chosen: example.chosen,
           rejected: example.rejected,
-          chosenNumbers: example.chosenNumbers,
-          rejectedNumbers: example.rejectedNumbers,
+          book: pruned(recordExample(state.book, example), example),
           scored: {},
-          truncated: { chosen: [], rejected: [] },
           focus: { side: 'chosen', index: 0 },
-        }),
+        })),
+      dismissNotice: () => set({ notice: null }),
     }),
-    { name: 'aspo-workbench/calculator', version: 2, migrate: (old) => old as CalculatorState },
+    {
+      name: 'aspo-workbench/calculator',
+      version: 3,
+      storage: createJSONStorage(() => globalThis.localStorage),
+      migrate: (persisted, version) => {
+        const old = (persisted ?? {}) as Record<string, unknown>;
+        if (version >= 3) return old as unknown as CalculatorState;
+        // Up to version 2 numbers were lists by position, and model tokens carried no prompt or image.
+        const { book, dropped } = migratePositionalNumbers(old, EXAMPLE_PAIRS);
+        const kept = { ...old };
+        for (const gone of ['chosenNumbers', 'rejectedNumbers', 'truncated']) delete kept[gone];
+        return {
+          ...kept,
+          book,
+          scored: {},
+          notice: dropped
+            ? 'The per-sentence numbers saved by an earlier version were kept by position, so they could belong to other text; they were dropped. Set them again, or score with models.'
+            : null,
+        } as unknown as CalculatorState;
+      },
+    },
   ),
 );

@@ -1,4 +1,5 @@
 import { useMemo } from 'react';
+import { imageKey } from '../../data/sentenceNumbers';
 import { useCalculator } from '../../state/calculatorStore';
 import type { BackendChoice } from '../../tf/backend';
 import { fmt } from '../common/format';
@@ -16,11 +17,12 @@ import { ModelPanel } from '../models/ModelPanel';
 
 export function CalculatorPanel({ backend }: { backend: BackendChoice | null }) {
   const state = useCalculator();
-  const { prompt, chosen, rejected, chosenNumbers, rejectedNumbers, alpha, beta, normalization, perplexitySource, granularity, scored, focus } = state;
+  const { prompt, chosen, rejected, book, alpha, beta, normalization, perplexitySource, granularity, scored, focus } = state;
+  const image = useMemo(() => imageKey(state.image?.dataUrl), [state.image?.dataUrl]);
   const view: CalculatorView = useMemo(
     () =>
-      computeCalculator({ chosen, rejected, chosenNumbers, rejectedNumbers, alpha, beta, normalization, perplexitySource, granularity, scored }),
-    [chosen, rejected, chosenNumbers, rejectedNumbers, alpha, beta, normalization, perplexitySource, granularity, scored],
+      computeCalculator({ chosen, rejected, book, pair: { prompt, image }, alpha, beta, normalization, perplexitySource, granularity, scored }),
+    [chosen, rejected, book, prompt, image, alpha, beta, normalization, perplexitySource, granularity, scored],
   );
   const device = useDeviceObjective(view.objectiveInput, backend !== null);
   const focusOn = (side: 'chosen' | 'rejected') => (focus.side === side ? focus.index : null);
@@ -29,6 +31,14 @@ export function CalculatorPanel({ backend }: { backend: BackendChoice | null }) 
     <main className="calculator">
       <div className="column inputs">
         <ModelPanel />
+        {state.notice && (
+          <p role="status" className="notice" data-testid="calculator-notice">
+            {state.notice}{' '}
+            <button type="button" onClick={state.dismissNotice}>
+              Dismiss
+            </button>
+          </p>
+        )}
         <ImageInput />
         <section aria-label="Prompt">
           <label>
@@ -50,11 +60,8 @@ export function CalculatorPanel({ backend }: { backend: BackendChoice | null }) 
               side={side}
               rows={view[side]}
               focusIndex={focusOn(side)}
-              truncated={state.truncated[side]}
               onFocusSentence={(i) => state.setFocus(side, i)}
-              onNumber={(i, field, value) =>
-                state.setNumber(side, i, field, value, view[side].map((r) => r.numbers))
-              }
+              onNumber={(i, field, value) => state.setNumber(side, view[side][i].text, field, value, view[side][i].numbers)}
             />
           </div>
         ))}
@@ -62,7 +69,7 @@ export function CalculatorPanel({ backend }: { backend: BackendChoice | null }) 
       <div className="column outputs">
         <ScoreBar />
         <Settings />
-        <Results result={view.result} />
+        <Results result={view.result} rows={[...view.chosen, ...view.rejected]} />
         <p className="device-check" data-testid="device-check" data-value={device?.loss}>
           {device && view.result
             ? `TF.js on ${backend?.backend}: ASPO loss ${fmt(device.loss, 6)}, margin ${fmt(device.margin, 6)} (float64: ${fmt(view.result.loss, 6)})`

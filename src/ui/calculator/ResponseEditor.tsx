@@ -21,6 +21,7 @@ function sentenceStyle(side: Side, row: SentenceRow, index: number) {
 
 export function ResponseEditor({ side, text, rows, focusIndex, onText, onFocusSentence }: ResponseEditorProps) {
   const label = side === 'chosen' ? 'Chosen response (y_c)' : 'Rejected response (y_r)';
+  const wordless = text.trim() !== '' && !/[\p{L}\p{N}]/u.test(text);
   return (
     <section className={`response-editor ${side}`} aria-label={label}>
       <label>
@@ -34,7 +35,12 @@ export function ResponseEditor({ side, text, rows, focusIndex, onText, onFocusSe
         />
       </label>
       <p className="sentence-preview" data-testid={`${side}-sentences`} aria-label={`${label}, split into ${rows.length} sentences`}>
-        {rows.length === 0 && <em>Type a response to see its sentences.</em>}
+        {rows.length === 0 && !wordless && <em>Type a response to see its sentences.</em>}
+        {wordless && (
+          <em data-testid={`${side}-wordless`}>
+            No letter or digit: no sentences to weigh. The whole response is one unit, so ASPO equals DPO for it.
+          </em>
+        )}
         {rows.map((row, i) => (
           <span
             key={`${row.start}-${i}`}
@@ -45,7 +51,9 @@ export function ResponseEditor({ side, text, rows, focusIndex, onText, onFocusSe
             data-testid={`${side}-sentence-${i}`}
             data-start={row.start}
             data-end={row.end}
-            title={side === 'chosen' ? `sentence ${i + 1}: w = ${fmt(row.weight)}` : `sentence ${i + 1}: r = ${fmt(row.reward)}`}
+            title={`${side === 'chosen' ? `sentence ${i + 1}: w = ${fmt(row.weight)}` : `sentence ${i + 1}: r = ${fmt(row.reward)}`}${
+              row.logpsSource.source === 'placeholder' ? ' (placeholder numbers)' : ''
+            }`}
             onClick={() => onFocusSentence(i)}
             onFocus={() => onFocusSentence(i)}
             onMouseEnter={() => onFocusSentence(i)}

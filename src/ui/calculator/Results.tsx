@@ -1,5 +1,6 @@
 import type { AspoResult } from '../../aspo';
 import { fmt } from '../common/format';
+import type { SentenceRow } from './compute';
 
 const ROWS: { key: keyof AspoResult; label: string; hint: string }[] = [
   { key: 'rewardChosen', label: 'R_c', hint: 'Σ_i r_i of the chosen response' },
@@ -12,10 +13,27 @@ const ROWS: { key: keyof AspoResult; label: string; hint: string }[] = [
   { key: 'loss', label: 'ASPO loss', hint: '−log σ(M*)' },
 ];
 
-export function Results({ result }: { result: AspoResult | null }) {
+/** How many sentences feed the results numbers no one measured; the rejected side's S_i is never used. */
+function unmeasured(rows: SentenceRow[]) {
+  const placeholders = rows.filter((r) => r.logpsSource.source === 'placeholder' || (r.weight !== undefined && r.similaritySource.source === 'placeholder')).length;
+  const stale = rows.filter((r) => r.logpsSource.stale).length;
+  return { placeholders, stale };
+}
+
+export function Results({ result, rows }: { result: AspoResult | null; rows: SentenceRow[] }) {
+  const { placeholders, stale } = unmeasured(rows);
+  const notes = [
+    placeholders && `${placeholders} sentence${placeholders > 1 ? 's use' : ' uses'} placeholder numbers`,
+    stale && `${stale} sentence${stale > 1 ? 's have' : ' has'} stale log-probs (the prompt or earlier text changed since scoring)`,
+  ].filter(Boolean);
   return (
     <section className="results" aria-label="Margins and losses" aria-live="polite">
       <h2>Margins and losses</h2>
+      {result !== null && notes.length > 0 && (
+        <p className="hint unmeasured" data-testid="results-unmeasured">
+          {notes.join('; ')}: set them in the tables, or score with models.
+        </p>
+      )}
       {result === null ? (
         <p role="status">Both responses need at least one sentence.</p>
       ) : (

@@ -1,4 +1,5 @@
 import type { SentenceNumbers } from '../../data/examples';
+import type { Provenance } from '../../data/sentenceNumbers';
 import type { Side } from '../../state/calculatorStore';
 import { NumberField } from '../common/NumberField';
 import { fmt } from '../common/format';
@@ -10,9 +11,43 @@ interface SentenceTableProps {
   focusIndex: number | null;
   onNumber: (index: number, field: keyof SentenceNumbers, value: number) => void;
   onFocusSentence: (index: number) => void;
-  /** Sentences CLIP scored only in part. */
-  truncated?: boolean[];
 }
+
+/** One word for where a number came from, so a placeholder never passes for a measured value. */
+export function sourceWord(p: Provenance): string {
+  if (p.source === 'model') return p.stale ? 'stale' : 'scored';
+  return { placeholder: 'placeholder', example: 'example', hand: 'set by hand' }[p.source];
+}
+
+function sourceHint(p: Provenance): string {
+  if (p.source === 'placeholder') return 'a first guess, not measured: set it, or score with models';
+  if (p.source === 'example') return "the example's illustrative numbers";
+  if (p.source === 'hand') return 'set by hand';
+  if (p.stale) return `scored by ${p.model} with another prompt or other earlier text; score again`;
+  return `scored by ${p.model}`;
+}
+
+function SourceCell({ testId, similarity, logps }: { testId: string; similarity?: Provenance; logps: Provenance }) {
+  const same = !similarity || sourceWord(similarity) === sourceWord(logps);
+  const parts = same ? [sourceWord(logps)] : [`S: ${sourceWord(similarity)}`, `ℓ, n: ${sourceWord(logps)}`];
+  const hints = similarity ? [`S: ${sourceHint(similarity)}`, `log-probs and n: ${sourceHint(logps)}`] : [sourceHint(logps)];
+  const classes = [similarity, logps].filter((p): p is Provenance => !!p).map((p) => `source-${sourceWord(p).replace(/ /g, '-')}`);
+  return (
+    <td
+      className={`source ${[...new Set(classes)].join(' ')}`}
+      title={hints.join('; ')}
+      data-testid={testId}
+      data-similarity={similarity && sourceWord(similarity)}
+      data-logps={sourceWord(logps)}
+    >
+      {parts.join('; ')}
+    </td>
+  );
+}
+
+/** The input's accessible name says when its value is not measured, not only its colour. */
+const marked = (label: string, p: Provenance) =>
+  p.source === 'placeholder' || p.stale ? `${label} (${sourceWord(p)})` : label;
 
 function Cell({ testId, value }: { testId: string; value: number | undefined }) {
   return (
@@ -23,7 +58,7 @@ function Cell({ testId, value }: { testId: string; value: number | undefined }) 
 }
 
 /** Inputs per sentence and what the method makes of them; the rejected side has no S_i, Ŝ_i, P̂_i or w_i — only the chosen side is reweighted. */
-export function SentenceTable({ side, rows, focusIndex, onNumber, onFocusSentence, truncated }: SentenceTableProps) {
+export function SentenceTable({ side, rows, focusIndex, onNumber, onFocusSentence }: SentenceTableProps) {
   const chosen = side === 'chosen';
   return (
     <div className="table-scroll">
@@ -32,6 +67,9 @@ export function SentenceTable({ side, rows, focusIndex, onNumber, onFocusSentenc
         <thead>
           <tr>
             <th scope="col">#</th>
+            <th scope="col" title="Where the row's numbers came from: placeholder, example, set by hand, scored by a model, or stale">
+              Numbers
+            </th>
             {chosen && <th scope="col" title="CLIP image–text similarity (Eq. 6)">S<sub>i</sub></th>}
             <th scope="col" title="Summed policy log-prob of the sentence's tokens">Σℓ<sup>θ</sup></th>
             <th scope="col" title="Summed reference log-prob of the sentence's tokens">Σℓ<sup>ref</sup></th>
@@ -55,10 +93,11 @@ export function SentenceTable({ side, rows, focusIndex, onNumber, onFocusSentenc
                 <th scope="row" title={row.text}>
                   {i + 1}
                 </th>
+                <SourceCell testId={`source-${id}`} similarity={chosen ? row.similaritySource : undefined} logps={row.logpsSource} />
                 {chosen && (
                   <td>
                     <NumberField
-                      label={`S of sentence ${i + 1}`}
+                      label={marked(`S of sentence ${i + 1}`, row.similaritySource)}
                       hideLabel
                       slider
                       min={-1}
@@ -68,7 +107,7 @@ export function SentenceTable({ side, rows, focusIndex, onNumber, onFocusSentenc
                       testId={`similarity-${id}`}
                       onChange={(v) => onNumber(i, 'similarity', v)}
                     />
-                    {truncated?.[i] && (
+                    {row.similaritySource.truncated && (
                       <span className="truncated" title="Longer than CLIP's text window: only its beginning was scored" data-testid={`truncated-${id}`}>
                         ✂ truncated
                       </span>
@@ -77,7 +116,7 @@ export function SentenceTable({ side, rows, focusIndex, onNumber, onFocusSentenc
                 )}
                 <td>
                   <NumberField
-                    label={`policy log-prob of ${side} sentence ${i + 1}`}
+                    label={marked(`policy log-prob of ${side} sentence ${i + 1}`, row.logpsSource)}
                     hideLabel
                     max={0}
                     step={0.1}
@@ -88,7 +127,7 @@ export function SentenceTable({ side, rows, focusIndex, onNumber, onFocusSentenc
                 </td>
                 <td>
                   <NumberField
-                    label={`reference log-prob of ${side} sentence ${i + 1}`}
+                    label={marked(`reference log-prob of ${side} sentence ${i + 1}`, row.logpsSource)}
                     hideLabel
                     max={0}
                     step={0.1}
@@ -99,7 +138,7 @@ export function SentenceTable({ side, rows, focusIndex, onNumber, onFocusSentenc
                 </td>
                 <td>
                   <NumberField
-                    label={`token count of ${side} sentence ${i + 1}`}
+                    label={marked(`token count of ${side} sentence ${i + 1}`, row.logpsSource)}
                     hideLabel
                     min={1}
                     step={1}

@@ -14,19 +14,21 @@ import {
   type SentenceSpan,
 } from '../../aspo';
 import type { SentenceNumbers } from '../../data/examples';
-
-/** A model's per-token scores of one response, kept only while the response text is unchanged. */
-export interface ScoredResponse {
-  text: string;
-  tokens: { id: number; text: string; start: number; end: number; policy: number; ref: number }[];
-  eosIndex: number;
-}
+import {
+  resolveNumbers,
+  scoredFits,
+  type LogpNumbers,
+  type NumberBook,
+  type PairContext,
+  type Provenance,
+  type ScoredResponse,
+} from '../../data/sentenceNumbers';
 
 export interface CalculatorInput {
   chosen: string;
   rejected: string;
-  chosenNumbers: SentenceNumbers[];
-  rejectedNumbers: SentenceNumbers[];
+  book: NumberBook;
+  pair: PairContext;
   alpha: number;
   beta: number;
   normalization: Normalization;
@@ -38,6 +40,9 @@ export interface CalculatorInput {
 /** One sentence as the calculator shows it. Weight fields exist for the chosen side only (only it is reweighted). */
 export interface SentenceRow extends SentenceSpan {
   numbers: SentenceNumbers;
+  /** Where S_i came from, and where the log-probs and token count came from. */
+  similaritySource: Provenance;
+  logpsSource: Provenance;
   perplexity: number;
   reward: number;
   simNorm?: number;
@@ -55,18 +60,6 @@ export interface CalculatorView {
   result: AspoResult | null;
   /** Exactly what went into the objective, so the TF.js twin can run on the same numbers. */
   objectiveInput: AspoInput | null;
-}
-
-/** A first guess for a sentence the user has not numbered yet: about four characters a token, equal policy and reference. */
-export function defaultNumbers(sentence: string): SentenceNumbers {
-  const tokens = Math.max(1, Math.round(sentence.trim().length / 4));
-  const logp = Math.round(-1.2 * tokens * 100) / 100;
-  return { similarity: 0.25, policyLogp: logp, refLogp: logp, tokens };
-}
-
-/** The stored numbers for each sentence, with defaults for sentences that appeared since. */
-export function numbersForSentences(spans: SentenceSpan[], stored: SentenceNumbers[]): SentenceNumbers[] {
-  return spans.map((span, i) => stored[i] ?? defaultNumbers(span.text));
 }
 
 /**
@@ -103,13 +96,12 @@ export function scoredTokens(spans: SentenceSpan[], scored: ScoredResponse) {
   };
 }
 
-/** Sentence numbers summed from a model's tokens, so the table shows what the model said. */
-export function numbersFromTokens(spans: SentenceSpan[], scored: ScoredResponse, similarity: number[]): SentenceNumbers[] {
+/** Log-prob sums and token counts per sentence from a model's tokens, so the table shows what the model said. */
+export function logpsFromTokens(spans: SentenceSpan[], scored: ScoredResponse): LogpNumbers[] {
   const { tokenSentence } = scoredTokens(spans, scored);
   return spans.map((_, i) => {
     const mine = scored.tokens.filter((_, t) => tokenSentence[t] === i);
     return {
-      similarity: similarity[i] ?? 0,
       policyLogp: mine.reduce((s, t) => s + t.policy, 0),
       refLogp: mine.reduce((s, t) => s + t.ref, 0),
       tokens: Math.max(1, mine.length),
@@ -117,8 +109,8 @@ export function numbersFromTokens(spans: SentenceSpan[], scored: ScoredResponse,
   });
 }
 
-function sideTokens(spans: SentenceSpan[], numbers: SentenceNumbers[], scored: ScoredResponse | undefined, text: string) {
-  return scored && scored.text === text ? scoredTokens(spans, scored) : spreadOverTokens(numbers);
+function sideTokens(spans: SentenceSpan[], numbers: SentenceNumbers[], scored: ScoredResponse | undefined) {
+  return scored ? scoredTokens(spans, scored) : spreadOverTokens(numbers);
 }
 
 function scoreSide(spans: SentenceSpan[], tokens: ReturnType<typeof spreadOverTokens>, input: CalculatorInput) {
@@ -131,12 +123,14 @@ function scoreSide(spans: SentenceSpan[], tokens: ReturnType<typeof spreadOverTo
 export function computeCalculator(input: CalculatorInput): CalculatorView {
   const chosenSpans = splitSentences(input.chosen);
   const rejectedSpans = splitSentences(input.rejected);
-  const chosenNumbers = numbersForSentences(chosenSpans, input.chosenNumbers);
-  const rejectedNumbers = numbersForSentences(rejectedSpans, input.rejectedNumbers);
-  const chosenScored = input.scored?.chosen?.text === input.chosen ? input.scored.chosen : undefined;
-  const rejectedScored = input.scored?.rejected?.text === input.rejected ? input.scored.rejected : undefined;
-  const chosenTokens = sideTokens(chosenSpans, chosenNumbers, chosenScored, input.chosen);
-  const rejectedTokens = sideTokens(rejectedSpans, rejectedNumbers, rejectedScored, input.rejected);
+  const chosenResolved = resolveNumbers(input.book, 'chosen', input.chosen, chosenSpans, input.pair);
+  const rejectedResolved = resolveNumbers(input.book, 'rejected', input.rejected, rejectedSpans, input.pair);
+  const chosenNumbers = chosenResolved.map((r) => r.numbers);
+  const rejectedNumbers = rejectedResolved.map((r) => r.numbers);
+  const chosenScored = scoredFits(input.scored?.chosen, input.chosen, input.pair) ? input.scored?.chosen : undefined;
+  const rejectedScored = scoredFits(input.scored?.rejected, input.rejected, input.pair) ? input.scored?.rejected : undefined;
+  const chosenTokens = sideTokens(chosenSpans, chosenNumbers, chosenScored);
+  const rejectedTokens = sideTokens(rejectedSpans, rejectedNumbers, rejectedScored);
   const chosen = scoreSide(chosenSpans, chosenTokens, input);
   const rejected = scoreSide(rejectedSpans, rejectedTokens, input);
   const similarity = chosenNumbers.map((n) => n.similarity);
@@ -181,6 +175,8 @@ export function computeCalculator(input: CalculatorInput): CalculatorView {
     chosen: chosenSpans.map((span, i) => ({
       ...span,
       numbers: chosenNumbers[i],
+      similaritySource: chosenResolved[i].similarity,
+      logpsSource: chosenResolved[i].logps,
       perplexity: chosen.perplexity[i],
       reward: chosen.rewards[i],
       simNorm: sentenceWeights.simNorm[i],
@@ -191,6 +187,8 @@ export function computeCalculator(input: CalculatorInput): CalculatorView {
     rejected: rejectedSpans.map((span, i) => ({
       ...span,
       numbers: rejectedNumbers[i],
+      similaritySource: rejectedResolved[i].similarity,
+      logpsSource: rejectedResolved[i].logps,
       perplexity: rejected.perplexity[i],
       reward: rejected.rewards[i],
       tokens: tokensOf(rejectedScored, rejectedTokens.tokenSentence, i),

@@ -19,23 +19,20 @@ export function ScoreBar() {
     try {
       const scores = await scorePair({
         engine: mllm.handle,
-        clip: clip.handle,
+        mllmLabel: `${mllm.label} (${mllm.handle.kind === 'onnx' ? 'ONNX' : 'TF.js'})`,
+        clip: clip.handle && { scorer: clip.handle, label: clip.label },
         imageUrl: state.image?.dataUrl ?? null,
         prompt: state.prompt,
         chosen: state.chosen,
         rejected: state.rejected,
-        fallbackSimilarity: {
-          chosen: state.chosenNumbers.map((n) => n.similarity),
-          rejected: state.rejectedNumbers.map((n) => n.similarity),
-        },
         signal: abort.current.signal,
         onStage: (label, done, total) => setStage({ label, done, total }),
       });
       const now = useCalculator.getState();
-      if (now.chosen !== state.chosen || now.rejected !== state.rejected || now.prompt !== state.prompt) {
+      if (now.chosen !== state.chosen || now.rejected !== state.rejected || now.prompt !== state.prompt || now.image !== state.image) {
         setMessage({ kind: 'info', text: 'The pair changed while it was being scored; score it again.' });
       } else {
-        now.setScores(scores);
+        now.setScores(scores.record, scores.scored);
         const notes = [
           !state.image ? 'no image, so S_i kept its values' : !clip.handle ? 'no CLIP model loaded, so S_i kept its values' : null,
         ].filter(Boolean);

@@ -1,26 +1,24 @@
 import { RawImage } from '@huggingface/transformers';
 import { splitSentences } from '../../aspo';
-import type { SentenceNumbers } from '../../data/examples';
+import { imageKey, type ScoreRecord, type ScoredResponse, type SideScores } from '../../data/sentenceNumbers';
 import type { ClipScorer } from '../../models/clip';
 import type { MllmEngine, ResponseLogprobs } from '../../models/engine';
-import { numbersFromTokens, type ScoredResponse } from '../calculator/compute';
+import { logpsFromTokens } from '../calculator/compute';
 
 export interface PairScoresForUi {
-  chosenNumbers: SentenceNumbers[];
-  rejectedNumbers: SentenceNumbers[];
+  record: ScoreRecord;
   scored: { chosen: ScoredResponse; rejected: ScoredResponse };
-  truncated: { chosen: boolean[]; rejected: boolean[] };
 }
 
 export interface ScoreRequest {
   engine: MllmEngine;
-  clip: ClipScorer | null;
+  /** The models in words, kept with their numbers. */
+  mllmLabel: string;
+  clip: { scorer: ClipScorer; label: string } | null;
   imageUrl: string | null;
   prompt: string;
   chosen: string;
   rejected: string;
-  /** Similarities to keep when there is no image or no CLIP model. */
-  fallbackSimilarity: { chosen: number[]; rejected: number[] };
   signal: AbortSignal;
   onStage: (stage: string, done: number, total: number) => void;
 }
@@ -29,9 +27,11 @@ function throwIfAborted(signal: AbortSignal) {
   if (signal.aborted) throw new DOMException('Scoring was cancelled.', 'AbortError');
 }
 
-function merge(text: string, policy: ResponseLogprobs, reference: ResponseLogprobs): ScoredResponse {
+function merge(text: string, prompt: string, image: string | null, policy: ResponseLogprobs, reference: ResponseLogprobs): ScoredResponse {
   return {
     text,
+    prompt,
+    image,
     eosIndex: policy.eosIndex,
     tokens: policy.tokens.map((t, k) => ({ id: t.id, text: t.text, start: t.start, end: t.end, policy: t.logp, ref: reference.tokens[k].logp })),
   };
@@ -44,17 +44,15 @@ function merge(text: string, policy: ResponseLogprobs, reference: ResponseLogpro
 export async function scorePair(req: ScoreRequest): Promise<PairScoresForUi> {
   const stages = req.clip && req.imageUrl ? 3 : 2;
   const image = req.imageUrl ? await RawImage.fromURL(req.imageUrl) : undefined;
+  const pair = { prompt: req.prompt, image: imageKey(req.imageUrl) };
   const spans = { chosen: splitSentences(req.chosen), rejected: splitSentences(req.rejected) };
-  let similarity = req.fallbackSimilarity;
-  let truncated = { chosen: spans.chosen.map(() => false), rejected: spans.rejected.map(() => false) };
+  let similarity: { chosen: SideScores['similarity']; rejected: SideScores['similarity'] } = { chosen: undefined, rejected: undefined };
   if (req.clip && image) {
     req.onStage('CLIP: sentence–image similarity', 0, stages);
-    const [c, r] = [
-      await req.clip.similarity(image, spans.chosen.map((s) => s.text.trim())),
-      await req.clip.similarity(image, spans.rejected.map((s) => s.text.trim())),
-    ];
-    similarity = { chosen: c.map((s) => s.similarity), rejected: r.map((s) => s.similarity) };
-    truncated = { chosen: c.map((s) => s.truncated), rejected: r.map((s) => s.truncated) };
+    const clip = req.clip.scorer;
+    const score = async (which: 'chosen' | 'rejected') =>
+      (await clip.similarity(image, spans[which].map((s) => s.text.trim()))).map((s) => ({ value: s.similarity, truncated: s.truncated }));
+    similarity = { chosen: await score('chosen'), rejected: await score('rejected') };
     throwIfAborted(req.signal);
   }
   req.onStage('Model: log-probs with adapters', stages - 2, stages);
@@ -64,11 +62,18 @@ export async function scorePair(req: ScoreRequest): Promise<PairScoresForUi> {
   req.onStage('Model: reference log-probs', stages - 1, stages);
   const reference = req.engine.kind === 'tfjs' ? await req.engine.logprobs({ image, prompt: req.prompt, responses, adapters: false }) : policy;
   throwIfAborted(req.signal);
-  const scored = { chosen: merge(req.chosen, policy[0], reference[0]), rejected: merge(req.rejected, policy[1], reference[1]) };
+  const scored = {
+    chosen: merge(req.chosen, req.prompt, pair.image, policy[0], reference[0]),
+    rejected: merge(req.rejected, req.prompt, pair.image, policy[1], reference[1]),
+  };
+  const side = (which: 'chosen' | 'rejected'): SideScores => ({
+    response: req[which],
+    spans: spans[which],
+    logps: logpsFromTokens(spans[which], scored[which]),
+    similarity: similarity[which],
+  });
   return {
-    chosenNumbers: numbersFromTokens(spans.chosen, scored.chosen, similarity.chosen),
-    rejectedNumbers: numbersFromTokens(spans.rejected, scored.rejected, similarity.rejected),
+    record: { pair, mllm: req.mllmLabel, clip: similarity.chosen ? req.clip?.label : undefined, chosen: side('chosen'), rejected: side('rejected') },
     scored,
-    truncated,
   };
 }

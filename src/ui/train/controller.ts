@@ -3,9 +3,8 @@
  * persisted run store (`useTrain`) and in `useWorker` (backend, model, load progress, busy flags; not persisted).
  */
 import { create } from 'zustand';
-import { splitSentences } from '../../aspo/sentences';
 import type { PreferencePair } from '../../data/pairs';
-import { useCalculator } from '../../state/calculatorStore';
+import { chosenSimilarity, useCalculator } from '../../state/calculatorStore';
 import { methodName, useTrain, type RunData } from '../../state/trainStore';
 import { trainClient, type AdapterFiles, type BackendInfo, type DataSpec, type ModelInfo, type ModelSpec, type TrainEvent } from '../../train/client';
 import { resolveSettings } from '../../train/settings';
@@ -121,7 +120,7 @@ export function loadModel() {
   });
 }
 
-/** The Inspector's pair as training data (its image travels as a data URL, its S_i from the Inspector's numbers). */
+/** The Inspector's pair as training data (its image travels as a data URL, its S_i from the Inspector's numbers, never placeholders). */
 export function inspectorData(): DataSpec {
   const c = useCalculator.getState();
   if (!c.chosen.trim() || !c.rejected.trim()) throw new Error('the Inspector pair needs a chosen and a rejected response');
@@ -131,10 +130,8 @@ export function inspectorData(): DataSpec {
     pair.image = 'inspector:0';
     images['inspector:0'] = c.image.dataUrl;
   }
-  const sentences = splitSentences(c.chosen).length;
-  if (c.chosenNumbers.length === sentences && c.chosenNumbers.every((n) => Number.isFinite(n.similarity))) {
-    pair.similarity = { chosen: c.chosenNumbers.map((n) => n.similarity) };
-  }
+  const similarity = chosenSimilarity(c);
+  if (similarity) pair.similarity = { chosen: similarity };
   return { kind: 'pairs', pairs: [pair], images };
 }
 

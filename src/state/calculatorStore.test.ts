@@ -1,0 +1,137 @@
+import { beforeEach, describe, expect, it, vi } from 'vitest';
+import { splitSentences } from '../aspo';
+import { EXAMPLE_PAIRS } from '../data/examples';
+import { imageKey, resolveNumbers, type ScoreRecord } from '../data/sentenceNumbers';
+
+// The store persists to localStorage; Node has none, so a Map-backed one stands in (installed before the import).
+const storage = new Map<string, string>();
+Object.defineProperty(globalThis, 'localStorage', { configurable: true, value: {
+  getItem: (k: string) => storage.get(k) ?? null,
+  setItem: (k: string, v: string) => void storage.set(k, v),
+  removeItem: (k: string) => void storage.delete(k),
+  clear: () => storage.clear(),
+  key: (i: number) => [...storage.keys()][i] ?? null,
+  get length() {
+    return storage.size;
+  },
+} as Storage });
+
+const KEY = 'aspo-workbench/calculator';
+const bus = EXAMPLE_PAIRS.find((e) => e.id === 'one-sentence')!;
+const NEW_CHOSEN = 'A cat naps on the warm windowsill. Its tail twitches.';
+const NEW_REJECTED = 'A dog sleeps on a red sofa.';
+
+/** A fresh store, hydrated from whatever the stand-in localStorage holds. */
+async function freshStore() {
+  vi.resetModules();
+  return import('./calculatorStore');
+}
+
+type Store = Awaited<ReturnType<typeof freshStore>>['useCalculator'];
+
+function shown(store: Store, side: 'chosen' | 'rejected') {
+  const s = store.getState();
+  return resolveNumbers(s.book, side, s[side], splitSentences(s[side]), { prompt: s.prompt, image: imageKey(s.image?.dataUrl) });
+}
+
+beforeEach(() => storage.clear());
+
+describe('the calculator store', () => {
+  it("gives a pair typed over the bus example placeholders, not the example's numbers, and no S_i to train with", async () => {
+    const { useCalculator, chosenSimilarity } = await freshStore();
+    useCalculator.getState().loadExample(bus);
+    expect(chosenSimilarity(useCalculator.getState())).toEqual([bus.chosenNumbers[0].similarity]);
+    useCalculator.getState().setText('chosen', NEW_CHOSEN);
+    useCalculator.getState().setText('rejected', NEW_REJECTED);
+    const chosen = shown(useCalculator, 'chosen');
+    expect(chosen.map((r) => [r.similarity.source, r.logps.source])).toEqual([
+      ['placeholder', 'placeholder'],
+      ['placeholder', 'placeholder'],
+    ]);
+    expect(chosen[0].numbers).not.toMatchObject({ similarity: 0.301 });
+    expect(chosen[0].numbers.policyLogp).not.toBe(-5.1);
+    expect(shown(useCalculator, 'rejected')[0].numbers.refLogp).not.toBe(-6.6);
+    expect(chosenSimilarity(useCalculator.getState())).toBeNull();
+    // The bus text comes back: so do its numbers.
+    useCalculator.getState().setText('chosen', bus.chosen);
+    expect(shown(useCalculator, 'chosen')[0].numbers).toEqual(bus.chosenNumbers[0]);
+  });
+
+  it("shows a model's numbers only with the image they were computed with, and again when it comes back", async () => {
+    const { useCalculator } = await freshStore();
+    const s = useCalculator.getState();
+    s.setText('chosen', NEW_CHOSEN);
+    s.setText('rejected', NEW_REJECTED);
+    const imageA = { dataUrl: 'data:image/png;base64,AAAA', name: 'a.png' };
+    useCalculator.getState().setImage(imageA);
+    const side = (text: string, base: number) => {
+      const spans = splitSentences(text);
+      return { response: text, spans, logps: spans.map((_, i) => ({ policyLogp: -base - i, refLogp: -base - i, tokens: 4 })), similarity: spans.map(() => ({ value: 0.4, truncated: false })) };
+    };
+    const pair = { prompt: s.prompt, image: imageKey(imageA.dataUrl) };
+    const record: ScoreRecord = { pair, mllm: 'm', clip: 'c', chosen: side(NEW_CHOSEN, 10), rejected: side(NEW_REJECTED, 20) };
+    const scored = (text: string) => ({ text, prompt: s.prompt, image: pair.image, tokens: [], eosIndex: 0 });
+    useCalculator.getState().setScores(record, { chosen: scored(NEW_CHOSEN), rejected: scored(NEW_REJECTED) });
+    expect(shown(useCalculator, 'chosen').map((r) => r.numbers.policyLogp)).toEqual([-10, -11]);
+    useCalculator.getState().setImage({ dataUrl: 'data:image/png;base64,BBBB', name: 'b.png' });
+    expect(shown(useCalculator, 'chosen').map((r) => r.logps.source)).toEqual(['placeholder', 'placeholder']);
+    useCalculator.getState().setImage(imageA);
+    expect(shown(useCalculator, 'chosen').map((r) => r.numbers.policyLogp)).toEqual([-10, -11]);
+    // A hand-set log-prob drops the model's tokens of that side only.
+    useCalculator.getState().setNumber('chosen', splitSentences(NEW_CHOSEN)[0].text, 'policyLogp', -2, shown(useCalculator, 'chosen')[0].numbers);
+    expect(useCalculator.getState().scored.chosen).toBeUndefined();
+    expect(useCalculator.getState().scored.rejected?.text).toBe(NEW_REJECTED);
+    expect(shown(useCalculator, 'chosen').map((r) => r.numbers.policyLogp)).toEqual([-2, -11]);
+  });
+
+  it('keeps hand-set numbers with their sentences across a reload', async () => {
+    const first = await freshStore();
+    first.useCalculator.getState().setText('rejected', 'It is a cat. It sleeps.');
+    const row = shown(first.useCalculator, 'rejected')[1];
+    first.useCalculator.getState().setNumber('rejected', 'It sleeps.', 'policyLogp', -4.5, row.numbers);
+    expect(JSON.parse(storage.get(KEY)!).version).toBe(3);
+    const second = await freshStore();
+    expect(shown(second.useCalculator, 'rejected')[1].numbers.policyLogp).toBe(-4.5);
+    expect(second.useCalculator.getState().notice).toBeNull();
+  });
+
+  it('loads state saved by version 2: texts and settings kept, numbers of other text dropped with a notice', async () => {
+    storage.set(KEY, JSON.stringify({
+      version: 2,
+      state: {
+        prompt: bus.prompt,
+        chosen: NEW_CHOSEN,
+        rejected: NEW_REJECTED,
+        chosenNumbers: bus.chosenNumbers,
+        rejectedNumbers: bus.rejectedNumbers,
+        alpha: 0.7,
+        beta: 0.2,
+        normalization: 'none',
+        perplexitySource: 'reference',
+        granularity: 'token',
+        image: null,
+        scored: { chosen: { text: NEW_CHOSEN, tokens: [], eosIndex: 0 } },
+        truncated: { chosen: [true], rejected: [] },
+        focus: { side: 'chosen', index: 1 },
+      },
+    }));
+    const { useCalculator } = await freshStore();
+    const s = useCalculator.getState();
+    expect([s.chosen, s.rejected, s.alpha, s.beta, s.normalization, s.perplexitySource, s.granularity]).toEqual([NEW_CHOSEN, NEW_REJECTED, 0.7, 0.2, 'none', 'reference', 'token']);
+    expect(s.scored).toEqual({});
+    expect(s.notice).toMatch(/dropped/);
+    expect(shown(useCalculator, 'chosen').every((r) => r.logps.source === 'placeholder' && r.similarity.source === 'placeholder')).toBe(true);
+    expect('chosenNumbers' in s || 'truncated' in s).toBe(false);
+    s.dismissNotice();
+    expect(useCalculator.getState().notice).toBeNull();
+  });
+
+  it("loads an unchanged example saved by version 2 with the example's numbers", async () => {
+    const dog = EXAMPLE_PAIRS[0];
+    storage.set(KEY, JSON.stringify({ version: 2, state: { prompt: dog.prompt, chosen: dog.chosen, rejected: dog.rejected, chosenNumbers: dog.chosenNumbers, rejectedNumbers: dog.rejectedNumbers, alpha: 0.5 } }));
+    const { useCalculator } = await freshStore();
+    expect(useCalculator.getState().notice).toBeNull();
+    expect(shown(useCalculator, 'chosen').map((r) => r.numbers)).toEqual(dog.chosenNumbers);
+    expect(shown(useCalculator, 'rejected').map((r) => r.numbers)).toEqual(dog.rejectedNumbers);
+  });
+});
