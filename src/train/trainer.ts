@@ -268,26 +268,23 @@ export class Trainer {
     const maxSeqLen = this.settings.maxSeqLen;
     const image = pair.image !== undefined ? await this.loadImage(pair.image, pair) : undefined;
     const encoded = await engine.encodePrompt(pair.prompt, image);
-    const room = maxSeqLen - encoded.promptIds.length;
-    if (room < 1) {
-      this.notices.push(`${label} left out: its prompt alone has ${encoded.promptIds.length} tokens, maxSeqLen is ${maxSeqLen}`);
+    // Chosen and rejected run in one forward: the model's window, or what its attention fits for two, may be less than maxSeqLen.
+    const fits = engine.sequenceLimit(2);
+    const limit = maxSeqLen <= fits.tokens ? { tokens: maxSeqLen, name: 'maxSeqLen' } : fits;
+    if (limit.tokens - encoded.promptIds.length < 1) {
+      this.notices.push(`${label} left out: its prompt alone has ${encoded.promptIds.length} tokens, ${limit.name} is ${limit.tokens}`);
       return null;
     }
     const notices: string[] = [];
-    const chosenTokens = engine.encodeResponse(encoded, pair.prompt, pair.chosen).tokens;
-    const rejectedTokens = engine.encodeResponse(encoded, pair.prompt, pair.rejected).tokens;
+    // Cut before any per-token work, so that a response of any length costs only what is kept.
+    const [chosen, rejected] = [pair.chosen, pair.rejected].map((r) => engine.encodeResponse(encoded, pair.prompt, r, limit));
+    for (const [which, r] of [['chosen', chosen], ['rejected', rejected]] as const) {
+      if (r.cut) notices.push(`${label}: ${which} response truncated from ${r.tokens.fullLength} to ${r.tokens.ids.length} tokens (${r.cut})`);
+    }
+    const chosenIds = chosen.tokens.ids;
+    const rejectedIds = rejected.tokens.ids;
     const sentences = splitSentences(pair.chosen);
-    const fullMap = assignTokensToSentences(sentences, chosenTokens.offsets, chosenTokens.eosIndex);
-    const truncate = (ids: number[], which: string) => {
-      if (ids.length <= room) return ids;
-      notices.push(
-        `${label}: ${which} response truncated from ${ids.length} to ${room} tokens (maxSeqLen ${maxSeqLen}, prompt ${encoded.promptIds.length} tokens)`,
-      );
-      return ids.slice(0, room);
-    };
-    const chosenIds = truncate(chosenTokens.ids, 'chosen');
-    const rejectedIds = truncate(rejectedTokens.ids, 'rejected');
-    const tokenSentence = fullMap.slice(0, chosenIds.length);
+    const tokenSentence = assignTokensToSentences(sentences, chosen.tokens.offsets, chosen.tokens.eosIndex);
     const keptSentences = Math.max(...tokenSentence) + 1;
     if (keptSentences < sentences.length) {
       notices.push(`${label}: ${sentences.length - keptSentences} of ${sentences.length} chosen sentences cut off entirely by the truncation`);
@@ -296,12 +293,15 @@ export class Trainer {
     if (!this.needsSimilarity) {
       similarity = new Array<number>(sentences.length).fill(0);
     } else {
-      const given = pair.similarity?.chosen ?? (this.similarityFn ? await this.similarityFn(pair, sentences.map((s) => s.text)) : undefined);
+      // The callback (CLIP) is asked only about the sentences the truncation kept.
+      const asked = pair.similarity?.chosen ? sentences.length : keptSentences;
+      const given =
+        pair.similarity?.chosen ?? (this.similarityFn ? await this.similarityFn(pair, sentences.slice(0, asked).map((s) => s.text)) : undefined);
       if (!given) {
         throw new Error(`${label} has no similarity.chosen and no similarity callback was given; ASPO with α > 0 needs S_i per sentence (or use α = 0, ASPO-P)`);
       }
-      if (given.length !== sentences.length || given.some((v) => !Number.isFinite(v))) {
-        throw new Error(`${label}: ${given.length} similarities for ${sentences.length} chosen sentences; need one finite value per sentence`);
+      if (given.length !== asked || given.some((v) => !Number.isFinite(v))) {
+        throw new Error(`${label}: ${given.length} similarities for ${asked} chosen sentences; need one finite value per sentence`);
       }
       similarity = given.slice();
     }

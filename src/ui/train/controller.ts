@@ -4,6 +4,7 @@
  */
 import { create } from 'zustand';
 import type { PreferencePair } from '../../data/pairs';
+import { decodeUtf8 } from '../../data/utf8';
 import { chosenSimilarity, useCalculator } from '../../state/calculatorStore';
 import { methodName, useTrain, type RunData } from '../../state/trainStore';
 import { trainClient, type AdapterFiles, type BackendInfo, type DataSpec, type ModelInfo, type ModelSpec, type TrainEvent } from '../../train/client';
@@ -231,7 +232,7 @@ export function importAdapter(picked: File[]) {
     if (!weights) throw new Error('pick adapter_model.safetensors (and adapter_config.json with it)');
     const files = {
       'adapter_model.safetensors': new Uint8Array(await weights.arrayBuffer()),
-      ...(config ? { 'adapter_config.json': await config.text() } : {}),
+      ...(config ? { 'adapter_config.json': decodeUtf8(new Uint8Array(await config.arrayBuffer()), config.name) } : {}),
     };
     const res = await trainClient().importAdapter(files);
     useWorker.setState({
