@@ -3,7 +3,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { fixtureSource } from '../../scripts/lib/nodeModelSource';
 import { parseSafetensors } from '../models/safetensors';
 import { loadTfjsEngine, type TfjsEngine } from '../models/tfjs/engine';
-import { exportPeftAdapter, importPeftAdapter, peftTargetModules } from './peft';
+import { adapterLayout, checkPeftAdapter, exportPeftAdapter, importPeftAdapter, peftTargetModules, readPeftConfig } from './peft';
 
 beforeAll(async () => {
   await tf.setBackend('cpu');
@@ -89,5 +89,30 @@ describe('PEFT adapter export / import', () => {
     for (const [k, v] of a) expect(b.get(k)!.data).toEqual(v.data);
     vlm.dispose();
     copy.dispose();
+  });
+
+  it('checks a file at the rank its config names before a reload, so a bad file changes nothing', async () => {
+    const engine = await loadTfjsEngine(fixtureSource('tiny-smollm2'), { lora: { r: 4, alpha: 8, seed: 1 } });
+    perturb(engine);
+    const files = await exportPeftAdapter(engine.model.lora, { baseModel: 'tiny' });
+    // The layout a reload at r = 8 would give: the same layers, A [8, in] and B [out, 8].
+    const rank8 = adapterLayout(engine.model.lora, { r: 8, alpha: 16 });
+    expect(rank8.modules[0]).toEqual({ name: 'model.layers.0.self_attn.q_proj', inFeatures: 64, outFeatures: 64 });
+    const claimsRank8 = { ...files, 'adapter_config.json': JSON.stringify({ ...JSON.parse(files['adapter_config.json']), r: 8, lora_alpha: 16 }) };
+    expect(() => checkPeftAdapter(claimsRank8, rank8)).toThrow(
+      /adapter_model\.safetensors: tensor "base_model\.model\.model\.layers\.0\.self_attn\.q_proj\.lora_A\.weight" has shape \[4, 64\] but the model expects \[8, 64\] \(rank 4 in the file, 8 in the model\)/,
+    );
+    const checked = checkPeftAdapter(files, adapterLayout(engine.model.lora));
+    const exported = await engine.model.lora.exportPeft();
+    expect(checked.get('model.layers.1.mlp.down_proj')!.B.data).toEqual(exported.get('base_model.model.model.layers.1.mlp.down_proj.lora_B.weight')!.data);
+
+    expect(readPeftConfig(undefined)).toEqual({});
+    expect(readPeftConfig(files['adapter_config.json'])).toEqual({ r: 4, alpha: 8 });
+    expect(() => readPeftConfig('{"r": 4,')).toThrow(/^adapter_config\.json is not valid JSON/);
+    expect(() => readPeftConfig('[]')).toThrow(/adapter_config\.json must hold a JSON object/);
+    expect(() => readPeftConfig('{"r": "4"}')).toThrow(/adapter_config\.json: r must be a positive integer, got "4"/);
+    expect(() => readPeftConfig('{"r": 0}')).toThrow(/r must be a positive integer, got 0/);
+    expect(() => readPeftConfig('{"lora_alpha": -1}')).toThrow(/lora_alpha must be a positive number, got -1/);
+    engine.dispose();
   });
 });

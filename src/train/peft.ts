@@ -95,62 +95,102 @@ export async function exportPeftAdapter(lora: LoraAdapters, options: PeftExportO
   };
 }
 
-function parseConfig(text: string): Record<string, unknown> {
-  let config: unknown;
-  try {
-    config = JSON.parse(text);
-  } catch (err) {
-    throw new Error(`${ADAPTER_CONFIG_FILE} is not valid JSON: ${(err as Error).message}`);
-  }
-  if (typeof config !== 'object' || config === null || Array.isArray(config)) throw new Error(`${ADAPTER_CONFIG_FILE} must hold a JSON object`);
-  return config as Record<string, unknown>;
+/** What an adapter file must match: rank, alpha and, for each adapted module, its base layer's features. */
+export interface AdapterLayout {
+  r: number;
+  alpha: number;
+  targetModules: readonly string[];
+  modules: { name: string; inFeatures: number; outFeatures: number }[];
+}
+
+/** The layout of `lora`, or of the same layers at another rank and alpha (what reloading with those would give). */
+export function adapterLayout(lora: LoraAdapters, at: { r?: number; alpha?: number } = {}): AdapterLayout {
+  return {
+    r: at.r ?? lora.r,
+    alpha: at.alpha ?? lora.alpha,
+    targetModules: lora.targetModules,
+    modules: lora.names().map((name) => {
+      const { A, B } = lora.get(name)!;
+      return { name, inFeatures: A.shape[1], outFeatures: B.shape[0] };
+    }),
+  };
+}
+
+export interface PeftConfigFields {
+  r?: number;
+  alpha?: number;
 }
 
 /**
- * Loads a PEFT LoRA adapter into `lora` (whose model must have the same adapted layers, rank and alpha).
- * Everything is checked before any weight changes, so a failed import leaves the adapters as they were.
+ * The fields of `adapter_config.json` that decide how the adapter loads (`{}` without the file), after checking
+ * that the file describes a plain LoRA adapter this loader supports.
+ */
+export function readPeftConfig(text: string | undefined): PeftConfigFields {
+  if (text === undefined) return {};
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (err) {
+    throw new Error(`${ADAPTER_CONFIG_FILE} is not valid JSON: ${(err as Error).message}`);
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new Error(`${ADAPTER_CONFIG_FILE} must hold a JSON object`);
+  const config = parsed as Record<string, unknown>;
+  if (config.peft_type !== undefined && config.peft_type !== 'LORA') {
+    throw new Error(`${ADAPTER_CONFIG_FILE}: peft_type is ${JSON.stringify(config.peft_type)}; only LORA adapters can be loaded`);
+  }
+  if (config.use_dora === true) throw new Error(`${ADAPTER_CONFIG_FILE}: DoRA adapters (use_dora: true) are not supported`);
+  if (config.fan_in_fan_out === true) throw new Error(`${ADAPTER_CONFIG_FILE}: fan_in_fan_out adapters (Conv1D layers) are not supported`);
+  if (config.use_rslora === true) throw new Error(`${ADAPTER_CONFIG_FILE}: rank-stabilised LoRA (use_rslora: true) is not supported`);
+  const { r, lora_alpha: alpha } = config;
+  if (r !== undefined && !(typeof r === 'number' && Number.isInteger(r) && r > 0)) {
+    throw new Error(`${ADAPTER_CONFIG_FILE}: r must be a positive integer, got ${JSON.stringify(r)}`);
+  }
+  if (alpha !== undefined && !(typeof alpha === 'number' && Number.isFinite(alpha) && alpha > 0)) {
+    throw new Error(`${ADAPTER_CONFIG_FILE}: lora_alpha must be a positive number, got ${JSON.stringify(alpha)}`);
+  }
+  return { r, alpha };
+}
+
+type AdapterFiles = { 'adapter_model.safetensors': Uint8Array; 'adapter_config.json'?: string };
+type Weight = { data: Float32Array; shape: [number, number] };
+
+/**
+ * Checks a PEFT LoRA adapter against `layout` and returns its A and B per module, changing nothing: a caller that
+ * must reload the model for the file's rank checks first, so that a bad file leaves the adapter in use as it was.
  * F16/BF16 files are widened to float32. Errors name the file, the tensor and both shapes.
  */
-export function importPeftAdapter(files: { 'adapter_model.safetensors': Uint8Array; 'adapter_config.json'?: string }, lora: LoraAdapters): void {
-  const configText = files[ADAPTER_CONFIG_FILE];
-  if (configText !== undefined) {
-    const config = parseConfig(configText);
-    if (config.peft_type !== undefined && config.peft_type !== 'LORA') {
-      throw new Error(`${ADAPTER_CONFIG_FILE}: peft_type is ${JSON.stringify(config.peft_type)}; only LORA adapters can be loaded`);
-    }
-    if (config.use_dora === true) throw new Error(`${ADAPTER_CONFIG_FILE}: DoRA adapters (use_dora: true) are not supported`);
-    if (config.fan_in_fan_out === true) throw new Error(`${ADAPTER_CONFIG_FILE}: fan_in_fan_out adapters (Conv1D layers) are not supported`);
-    if (config.r !== undefined && config.r !== lora.r) {
-      throw new Error(`${ADAPTER_CONFIG_FILE}: the adapter has rank r = ${String(config.r)} but the model's adapters have rank ${lora.r}; load the model with r = ${String(config.r)}`);
-    }
-    if (config.lora_alpha !== undefined && config.lora_alpha !== lora.alpha) {
-      throw new Error(`${ADAPTER_CONFIG_FILE}: lora_alpha is ${String(config.lora_alpha)} but the model's adapters use ${lora.alpha}; the scaling alpha / r would differ`);
-    }
-    if (config.use_rslora === true) throw new Error(`${ADAPTER_CONFIG_FILE}: rank-stabilised LoRA (use_rslora: true) is not supported`);
+export function checkPeftAdapter(files: AdapterFiles, layout: AdapterLayout): Map<string, { A: Weight; B: Weight }> {
+  const config = readPeftConfig(files[ADAPTER_CONFIG_FILE]);
+  if (config.r !== undefined && config.r !== layout.r) {
+    throw new Error(`${ADAPTER_CONFIG_FILE}: the adapter has rank r = ${config.r} but the model's adapters have rank ${layout.r}; load the model with r = ${config.r}`);
+  }
+  if (config.alpha !== undefined && config.alpha !== layout.alpha) {
+    throw new Error(`${ADAPTER_CONFIG_FILE}: lora_alpha is ${config.alpha} but the model's adapters use ${layout.alpha}; the scaling alpha / r would differ`);
   }
   const { tensors } = parseSafetensors(files[ADAPTER_WEIGHTS_FILE], ADAPTER_WEIGHTS_FILE);
   const expected = new Set<string>();
-  const updates: { variable: tf.Variable; data: Float32Array; shape: number[] }[] = [];
-  for (const module of lora.names()) {
-    const adapter = lora.get(module)!;
-    for (const [part, variable] of [['lora_A', adapter.A], ['lora_B', adapter.B]] as const) {
-      const name = `${PREFIX}${module}.${part}.weight`;
+  const weights = new Map<string, { A: Weight; B: Weight }>();
+  for (const module of layout.modules) {
+    const pair = {} as { A: Weight; B: Weight };
+    for (const part of ['lora_A', 'lora_B'] as const) {
+      const name = `${PREFIX}${module.name}.${part}.weight`;
       expected.add(name);
       const t = tensors.get(name);
       if (!t) {
-        throw new Error(`${ADAPTER_WEIGHTS_FILE} has no tensor "${name}": the adapter was trained on other layers (target modules) than this model's adapters (${lora.targetModules.join(', ')})`);
+        throw new Error(`${ADAPTER_WEIGHTS_FILE} has no tensor "${name}": the adapter was trained on other layers (target modules) than this model's adapters (${layout.targetModules.join(', ')})`);
       }
       if (!(t.data instanceof Float32Array)) throw new Error(`${ADAPTER_WEIGHTS_FILE}: tensor "${name}" has integer dtype ${t.dtype}`);
-      const want = variable.shape;
+      const want = part === 'lora_A' ? [layout.r, module.inFeatures] : [module.outFeatures, layout.r];
       if (t.shape.length !== 2 || t.shape[0] !== want[0] || t.shape[1] !== want[1]) {
         const rankHint =
-          t.shape.length === 2 && (part === 'lora_A' ? t.shape[0] !== lora.r && t.shape[1] === want[1] : t.shape[1] !== lora.r && t.shape[0] === want[0])
-            ? ` (rank ${part === 'lora_A' ? t.shape[0] : t.shape[1]} in the file, ${lora.r} in the model)`
+          t.shape.length === 2 && (part === 'lora_A' ? t.shape[0] !== layout.r && t.shape[1] === want[1] : t.shape[1] !== layout.r && t.shape[0] === want[0])
+            ? ` (rank ${part === 'lora_A' ? t.shape[0] : t.shape[1]} in the file, ${layout.r} in the model)`
             : ' (a different base model?)';
         throw new Error(`${ADAPTER_WEIGHTS_FILE}: tensor "${name}" has shape [${t.shape.join(', ')}] but the model expects [${want.join(', ')}]${rankHint}`);
       }
-      updates.push({ variable, data: t.data, shape: t.shape });
+      pair[part === 'lora_A' ? 'A' : 'B'] = { data: t.data, shape: [t.shape[0], t.shape[1]] };
     }
+    weights.set(module.name, pair);
   }
   const unknown = [...tensors.keys()].filter((n) => !expected.has(n));
   if (unknown.length > 0) {
@@ -159,5 +199,20 @@ export function importPeftAdapter(files: { 'adapter_model.safetensors': Uint8Arr
         ' (PEFT names look like base_model.model.<module>.lora_A.weight; other target modules or another base model?)',
     );
   }
-  for (const u of updates) tf.tidy(() => u.variable.assign(tf.tensor(u.data, u.shape)));
+  return weights;
+}
+
+/**
+ * Loads a PEFT LoRA adapter into `lora` (whose model must have the same adapted layers, rank and alpha).
+ * Everything is checked before any weight changes, so a failed import leaves the adapters as they were.
+ */
+export function importPeftAdapter(files: AdapterFiles, lora: LoraAdapters): void {
+  const weights = checkPeftAdapter(files, adapterLayout(lora));
+  for (const [module, { A, B }] of weights) {
+    const adapter = lora.get(module)!;
+    tf.tidy(() => {
+      adapter.A.assign(tf.tensor2d(A.data, A.shape));
+      adapter.B.assign(tf.tensor2d(B.data, B.shape));
+    });
+  }
 }

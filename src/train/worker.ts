@@ -17,7 +17,7 @@ import { ensureOnnxRuntime } from '../models/transformersEnv';
 import { initBackend } from '../tf/backend';
 import { deleteCheckpoint, listCheckpoints, loadCheckpoint, saveCheckpoint, type DataSpec, type ModelSpec } from './checkpointStore';
 import type { CompareOptions, Comparison, ModelInfo, ReplyValues, RunStatus, StartRequest, TrainEvent, WorkerMessage, WorkerRequest } from './client';
-import { exportPeftAdapter, importPeftAdapter } from './peft';
+import { adapterLayout, checkPeftAdapter, exportPeftAdapter, importPeftAdapter, readPeftConfig } from './peft';
 import { resolveSettings, type TrainSettings } from './settings';
 import { loraOptions, sandboxImageLoader, Trainer, type ImageLoader } from './trainer';
 
@@ -324,15 +324,18 @@ async function importAdapter(files: { 'adapter_model.safetensors': Uint8Array; '
   if (run?.loop) throw new Error('pause or stop the run before importing an adapter');
   if (!model) throw new Error('load a model first');
   let engine = model.engine!;
-  const config = files['adapter_config.json'] ? (JSON.parse(files['adapter_config.json']) as { r?: number; lora_alpha?: number }) : {};
   const lora = engine.model.lora;
-  if ((config.r !== undefined && config.r !== lora.r) || (config.lora_alpha !== undefined && config.lora_alpha !== lora.alpha)) {
+  const config = readPeftConfig(files['adapter_config.json']);
+  // The whole file is checked against the adapters it would load into before anything changes: a bad file leaves
+  // the adapter in use (and a paused run) as they were.
+  checkPeftAdapter(files, adapterLayout(lora, config));
+  if ((config.r ?? lora.r) !== lora.r || (config.alpha ?? lora.alpha) !== lora.alpha) {
     // Reload the model with adapters of the file's rank and alpha (same target modules).
     if (run) {
       run.trainer.dispose();
       run = null;
     }
-    engine = await ensureEngine(model.spec, { r: config.r ?? lora.r, alpha: config.lora_alpha ?? lora.alpha, targetModules: [...lora.targetModules] });
+    engine = await ensureEngine(model.spec, { r: config.r ?? lora.r, alpha: config.alpha ?? lora.alpha, targetModules: [...lora.targetModules] });
   } else if (run) {
     // The imported weights replace the paused run's; that run resumes from its checkpoint instead.
     run.trainer.dispose();

@@ -84,7 +84,7 @@ export function ComparePanel({ disabled }: { disabled: boolean }) {
 export function AdapterPanel({ disabled }: { disabled: boolean }) {
   const id = useId();
   const exported = useWorker((s) => s.exported);
-  const importResult = useWorker((s) => s.importResult);
+  const message = useWorker((s) => s.adapter);
   const busy = useWorker((s) => s.busy);
   return (
     <section className="train-adapter" aria-label="Adapter">
@@ -118,9 +118,14 @@ export function AdapterPanel({ disabled }: { disabled: boolean }) {
           }}
         />
       </div>
-      {importResult && (
+      {message?.kind === 'imported' && (
         <p className="train-hint" data-testid="import-result" role="status">
-          {importResult}
+          {message.text}
+        </p>
+      )}
+      {message?.kind === 'error' && (
+        <p className="field-error" data-testid="adapter-error" role="alert">
+          {message.text}; the adapter in use is unchanged
         </p>
       )}
     </section>

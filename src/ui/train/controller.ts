@@ -21,9 +21,11 @@ export interface WorkerState {
   loading: boolean;
   /** an action in flight (start, pause, …), to disable the buttons meanwhile */
   busy: string | null;
+  /** the last failed action's message, shown above the run (adapter actions report in `adapter` instead) */
   error: string | null;
   exported: { safetensors: string; config: string; name: string } | null;
-  importResult: string | null;
+  /** the adapter panel's message: the last import's result, or why an adapter action failed */
+  adapter: { kind: 'imported' | 'error'; text: string } | null;
 }
 
 export const useWorker = create<WorkerState>()(() => ({
@@ -37,7 +39,7 @@ export const useWorker = create<WorkerState>()(() => ({
   busy: null,
   error: null,
   exported: null,
-  importResult: null,
+  adapter: null,
 }));
 
 function onEvent(e: TrainEvent) {
@@ -96,12 +98,14 @@ function modelSpec(): { spec: ModelSpec; files?: File[] } {
   return { spec: { kind: 'catalog', entryId: w.modelChoice } };
 }
 
-async function busy<T>(what: string, body: () => Promise<T>): Promise<T | undefined> {
-  useWorker.setState({ busy: what, error: null });
+/** Runs an action with the buttons disabled; its failure is shown where the action was (above the run, or in the adapter panel). */
+async function busy<T>(what: string, body: () => Promise<T>, place: 'run' | 'adapter' = 'run'): Promise<T | undefined> {
+  useWorker.setState(place === 'run' ? { busy: what, error: null } : { busy: what });
   try {
     return await body();
   } catch (err) {
-    useWorker.setState({ error: `${what} failed: ${(err as Error).message}` });
+    const text = `${what} failed: ${(err as Error).message}`;
+    useWorker.setState(place === 'run' ? { error: text } : { adapter: { kind: 'error', text } });
     return undefined;
   } finally {
     useWorker.setState({ busy: null });
@@ -221,8 +225,9 @@ export function exportAdapter() {
         config: blobUrl(files['adapter_config.json'], 'application/json'),
         name: run?.name ?? 'adapter',
       },
+      ...(useWorker.getState().adapter?.kind === 'error' ? { adapter: null } : {}),
     });
-  });
+  }, 'adapter');
 }
 
 export function importAdapter(picked: File[]) {
@@ -237,9 +242,9 @@ export function importAdapter(picked: File[]) {
     const res = await trainClient().importAdapter(files);
     useWorker.setState({
       model: { label: res.label, modelType: res.modelType, lora: res.lora },
-      importResult: `imported ${res.tensors} adapter tensors (r ${res.lora.r}, alpha ${res.lora.alpha}) from ${weights.name}; Compare shows the imported adapter`,
+      adapter: { kind: 'imported', text: `imported ${res.tensors} adapter tensors (r ${res.lora.r}, alpha ${res.lora.alpha}) from ${weights.name}; Compare shows the imported adapter` },
     });
-  });
+  }, 'adapter');
 }
 
 export function deleteRun(runId: string) {
