@@ -80,7 +80,17 @@ export function ImageInput() {
       )}
       <label className="file-pick">
         <span>Pick an image…</span>
-        <input type="file" accept="image/*" data-testid="image-file" onChange={(e) => void accept(e.target.files?.[0], e.target.files?.[0]?.name ?? 'image')} />
+        <input
+          type="file"
+          accept="image/*"
+          data-testid="image-file"
+          onChange={(e) => {
+            const file = e.target.files?.[0];
+            // An input keeps its file: without clearing it, picking the same file again (after Remove) fires no change.
+            e.target.value = '';
+            void accept(file, file?.name ?? 'image');
+          }}
+        />
       </label>
       {error && (
         <p role="alert" className="field-error">
