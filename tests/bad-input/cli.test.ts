@@ -1,0 +1,256 @@
+/**
+ * The bad-input corpus for the command line (issue 9, item 10). Each row runs `scripts/aspo.ts` in a child
+ * process, as a user would, in a folder of its own, and checks: the exit code; that stderr names the file, line or
+ * field (and no stack trace or internal URL leaks); that every file the user had is unchanged and nothing is
+ * created outside `creates`; and that the command ends within its bound (it is killed after `boundS`).
+ *
+ * Add rows to the array of your topic; each array is one item of the issue.
+ */
+import { execFile } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { afterAll, describe, expect, it } from 'vitest';
+import { FIXTURE_MODELS } from '../../scripts/lib/nodeModelSource';
+import { ONE_PER_SCRIPT } from '../fixtures/sentenceScripts';
+import { changes, copyModel, cut, snapshot, write, writePng } from './fixtures';
+
+const ROOT = resolve(import.meta.dirname, '..', '..');
+// The case's folder is the working directory, so tsx is named by its path.
+const TSX = pathToFileURL(join(ROOT, 'node_modules', 'tsx', 'dist', 'loader.mjs')).href;
+const SMOLLM2 = join(FIXTURE_MODELS, 'tiny-smollm2');
+const SMOLVLM = join(FIXTURE_MODELS, 'tiny-smolvlm');
+const CLIP = join(FIXTURE_MODELS, 'tiny-clip');
+
+interface CliResult {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+  seconds: number;
+}
+
+interface CliCase {
+  name: string;
+  /** What the user has in the case's folder before the command runs. */
+  setup?: (dir: string) => void | Promise<void>;
+  /** The command line after `npm run aspo --`, given the case's folder. */
+  args: (dir: string) => string[];
+  exit: number;
+  /** Each must match stderr: the message names the file, line or field, and the fix where there is one. */
+  stderr?: RegExp[];
+  /** Paths (relative to the case's folder) the command may create; nothing else may appear or change. */
+  creates?: string[];
+  check?: (result: CliResult, dir: string) => void;
+  /** Seconds before the command is killed and the row fails as a hang (default 30). */
+  boundS?: number;
+}
+
+/** `train` with a good command line into a new --out, then `extra` (a later option wins). */
+const trainWith = (extra: string[]) => (d: string) => [
+  'train', '--model', SMOLLM2, '--pairs', join(d, 'pairs.jsonl'), '--objective', 'dpo', '--steps', '1', '--seed', '1', '--out', join(d, 'run'), ...extra,
+];
+const GOOD_PAIR = '{"prompt": "Hi.", "chosen": "Hello there. Nice day.", "rejected": "Go away."}';
+const withPairs = (d: string) => void write(join(d, 'pairs.jsonl'), `${GOOD_PAIR}\n`);
+
+const usageCases: CliCase[] = [
+  { name: 'an unknown command', args: () => ['frobnicate'], exit: 2, stderr: [/unknown command "frobnicate"/, /usage: npm run aspo -- <command>/] },
+  { name: 'no command', args: () => [], exit: 2, stderr: [/no command given/, /usage:/] },
+  { name: 'logprobs without --response', args: () => ['logprobs', '--model', SMOLLM2, '--prompt', 'x'], exit: 2, stderr: [/--response is required/] },
+  { name: 'an unknown option', args: () => ['logprobs', '--model', SMOLLM2, '--prompt', 'x', '--response', 'y', '--bogus'], exit: 2, stderr: [/Unknown option '--bogus'/] },
+  { name: 'an unknown engine', args: () => ['logprobs', '--model', SMOLLM2, '--prompt', 'x', '--response', 'y', '--engine', 'gguf'], exit: 2, stderr: [/--engine must be tfjs or onnx, got "gguf"/] },
+  {
+    name: 'an unknown ONNX dtype',
+    setup: (d) => writePng(join(d, 'a.png')).then(() => undefined),
+    args: (d) => ['similarity', '--clip', CLIP, '--image', join(d, 'a.png'), '--text', 'Hi.', '--dtype', 'q3'],
+    exit: 2,
+    stderr: [/--dtype must be one of fp32, .*, got "q3"/],
+  },
+  { name: 'train without --objective', setup: withPairs, args: (d) => trainWith([])(d).filter((a, i, all) => a !== '--objective' && all[i - 1] !== '--objective'), exit: 2, stderr: [/--objective is required/] },
+  { name: 'an unknown objective', setup: withPairs, args: trainWith(['--objective', 'ppo']), exit: 2, stderr: [/--objective must be one of dpo, aspo, got "ppo"/] },
+  { name: 'an unknown normalisation', setup: withPairs, args: trainWith(['--normalization', 'weird']), exit: 2, stderr: [/--normalization must be one of mean, reward-ratio, none, got "weird"/] },
+  { name: 'an unknown granularity', setup: withPairs, args: trainWith(['--granularity', 'word']), exit: 2, stderr: [/--granularity must be one of sentence, response, token, got "word"/] },
+];
+
+const numberCases: CliCase[] = [
+  { name: '--steps that is not a number', setup: withPairs, args: trainWith(['--steps', 'abc']), exit: 2, stderr: [/--steps must be .*, got "abc"/] },
+  { name: '--lr that is not a number', setup: withPairs, args: trainWith(['--lr', 'abc']), exit: 2, stderr: [/--lr must be .*, got "abc"/] },
+  { name: '--alpha out of [0, 1]', setup: withPairs, args: trainWith(['--alpha', '2']), exit: 2, stderr: [/alpha \(α\) must be in \[0, 1\], got 2/] },
+  { name: '--beta of 0', setup: withPairs, args: trainWith(['--beta', '0']), exit: 2, stderr: [/beta \(β\) must be a positive number, got 0/] },
+];
+
+const modelFolderCases: CliCase[] = [
+  { name: 'a model folder that does not exist', args: (d) => ['logprobs', '--model', join(d, 'nope'), '--prompt', 'x', '--response', 'y'], exit: 1, stderr: [/\/nope is not a model folder: it has no config\.json/] },
+  {
+    name: 'a config.json that is not JSON',
+    setup: (d) => void copyModel(d, 'tiny-smollm2', 'm', (m) => writeFileSync(join(m, 'config.json'), '{"model_type": "llama", ')),
+    args: (d) => ['logprobs', '--model', join(d, 'm'), '--prompt', 'x', '--response', 'y'],
+    exit: 1,
+    stderr: [/folder m: file config\.json is not valid JSON/],
+  },
+  {
+    name: 'an unsupported model_type',
+    setup: (d) => void copyModel(d, 'tiny-smollm2', 'm', (m) => writeFileSync(join(m, 'config.json'), '{"model_type": "qwen2"}')),
+    args: (d) => ['logprobs', '--model', join(d, 'm'), '--prompt', 'x', '--response', 'y'],
+    exit: 1,
+    stderr: [/config\.json: unsupported model_type "qwen2" \(supported: idefics3, smolvlm, llama\)/],
+  },
+  {
+    name: 'a model folder without model.safetensors',
+    setup: (d) => void copyModel(d, 'tiny-smollm2', 'm', (m) => unlinkSync(join(m, 'model.safetensors'))),
+    args: (d) => ['logprobs', '--model', join(d, 'm'), '--prompt', 'x', '--response', 'y'],
+    exit: 1,
+    stderr: [/folder m has no file model\.safetensors \(it holds: .*config\.json/],
+  },
+  {
+    name: 'a truncated model.safetensors',
+    setup: (d) => void copyModel(d, 'tiny-smollm2', 'm', (m) => cut(join(m, 'model.safetensors'), 1000)),
+    args: (d) => ['logprobs', '--model', join(d, 'm'), '--prompt', 'x', '--response', 'y'],
+    exit: 1,
+    stderr: [/"folder m\/model\.safetensors".*past the end of the file \(1000 bytes\)/],
+  },
+  {
+    name: 'truncated ONNX files of the MLLM',
+    setup: (d) => void copyModel(d, 'tiny-smolvlm', 'm', (m) => cut(join(m, 'onnx', 'vision_encoder.onnx'), 3000)),
+    args: (d) => ['logprobs', '--model', join(d, 'm'), '--prompt', 'x', '--response', 'y', '--engine', 'onnx'],
+    exit: 1,
+    stderr: [/folder m: onnx\/vision_encoder\.onnx is not a usable ONNX model \(the file is truncated .*\); download it again or rebuild the folder/],
+  },
+  {
+    name: 'a truncated CLIP text tower',
+    setup: async (d) => {
+      copyModel(d, 'tiny-clip', 'clip', (m) => cut(join(m, 'onnx', 'text_model.onnx'), 5000));
+      await writePng(join(d, 'a.png'));
+    },
+    args: (d) => ['similarity', '--clip', join(d, 'clip'), '--image', join(d, 'a.png'), '--text', 'Hi.'],
+    exit: 1,
+    stderr: [/folder clip: onnx\/text_model\.onnx is not a usable ONNX model \(the file is truncated/],
+  },
+  {
+    name: 'a CLIP folder without its vision tower',
+    setup: async (d) => {
+      copyModel(d, 'tiny-clip', 'clip', (m) => unlinkSync(join(m, 'onnx', 'vision_model.onnx')));
+      await writePng(join(d, 'a.png'));
+    },
+    args: (d) => ['similarity', '--clip', join(d, 'clip'), '--image', join(d, 'a.png'), '--text', 'Hi.'],
+    exit: 1,
+    stderr: [/folder clip has no file onnx\/vision_model\.onnx/],
+  },
+  {
+    name: 'an MLLM given as the CLIP',
+    setup: (d) => writePng(join(d, 'a.png')).then(() => undefined),
+    args: (d) => ['similarity', '--clip', SMOLVLM, '--image', join(d, 'a.png'), '--text', 'Hi.'],
+    exit: 1,
+    stderr: [/model type "idefics3" is not a CLIP model/],
+  },
+  {
+    name: 'train on a broken model folder',
+    setup: (d) => {
+      withPairs(d);
+      copyModel(d, 'tiny-smollm2', 'm', (m) => unlinkSync(join(m, 'model.safetensors')));
+    },
+    args: (d) => trainWith(['--model', join(d, 'm')])(d),
+    exit: 1,
+    stderr: [/folder m has no file model\.safetensors/],
+  },
+];
+
+const pairsFileCases: CliCase[] = [
+  {
+    name: 'a pairs file with no valid line',
+    setup: (d) => void write(join(d, 'pairs.jsonl'), '{"prompt": "p", "chosen": "c"\n[1, 2]\n'),
+    args: trainWith([]),
+    exit: 1,
+    stderr: [/skipped line 1: .*pairs\.jsonl:1: not valid JSON/, /skipped line 2: .*pairs\.jsonl:2: expected a JSON object .*got an array/, /pairs\.jsonl holds no valid pair/],
+  },
+  { name: 'a pairs file that does not exist', args: trainWith([]), exit: 1, stderr: [/pairs\.jsonl/, /no such file/] },
+  {
+    name: 'malformed lines among good ones are skipped by number and field',
+    setup: (d) =>
+      void write(
+        join(d, 'pairs.jsonl'),
+        [GOOD_PAIR, '{"prompt": "p", "chosen": "c"', '{"prompt": "p", "chosen": "c"}', '{"prompt": "p", "chosen": 3, "rejected": "r"}', '', GOOD_PAIR].join('\n'),
+      ),
+    args: (d) => ['train', '--model', SMOLLM2, '--pairs', join(d, 'pairs.jsonl'), '--objective', 'dpo', '--steps', '1', '--rank', '2', '--out', join(d, 'new')],
+    exit: 0,
+    stderr: [/skipped line 2: .*:2: not valid JSON/, /skipped line 3: .*:3: field "rejected" is missing/, /skipped line 4: .*:4: field "chosen" must be a string, got a number/],
+    creates: ['new'],
+    check: (r) => expect(JSON.parse(r.stdout)).toMatchObject({ pairs: 2, skippedLines: [2, 3, 4], steps: 1 }),
+    boundS: 60,
+  },
+];
+
+/** Item 9: a text in each script splits into its sentences (so ASPO is not DPO on it). */
+const splitScriptCases: CliCase[] = ONE_PER_SCRIPT.map((c) => ({
+  name: `sentences in ${c.script}`,
+  setup: (d) => writePng(join(d, 'a.png')).then(() => undefined),
+  args: (d) => ['similarity', '--clip', CLIP, '--image', join(d, 'a.png'), '--text', c.input],
+  exit: 0,
+  check: (r) => expect((JSON.parse(r.stdout) as { sentences: { text: string }[] }).sentences.map((s) => s.text)).toEqual(c.expected),
+}));
+
+const boundedWorkCases: CliCase[] = []; // item 3 (h3)
+const runFolderCases: CliCase[] = []; // item 5 (h5)
+const nonFiniteCases: CliCase[] = []; // item 6
+const parserStrictnessCases: CliCase[] = []; // item 7 (h6)
+const messageCases: CliCase[] = []; // item 8
+
+const CLI_CASES: Record<string, CliCase[]> = {
+  usageCases,
+  numberCases,
+  modelFolderCases,
+  pairsFileCases,
+  splitScriptCases,
+  boundedWorkCases,
+  runFolderCases,
+  nonFiniteCases,
+  parserStrictnessCases,
+  messageCases,
+};
+
+function aspo(args: string[], cwd: string, boundS: number): Promise<CliResult> {
+  const started = performance.now();
+  return new Promise((done) => {
+    execFile(
+      process.execPath,
+      ['--import', TSX, join(ROOT, 'scripts', 'aspo.ts'), ...args],
+      { cwd, encoding: 'utf8', timeout: boundS * 1000, killSignal: 'SIGKILL', maxBuffer: 64 * 1024 * 1024 },
+      (err, stdout, stderr) => {
+        const e = err as (NodeJS.ErrnoException & { code?: number | string; signal?: NodeJS.Signals }) | null;
+        done({
+          code: e ? (typeof e.code === 'number' ? e.code : null) : 0,
+          signal: e?.signal ?? null,
+          stdout,
+          stderr,
+          seconds: (performance.now() - started) / 1000,
+        });
+      },
+    );
+  });
+}
+
+const base = mkdtempSync(join(tmpdir(), 'aspo-bad-cli-'));
+afterAll(() => rmSync(base, { recursive: true, force: true }));
+
+describe.each(Object.entries(CLI_CASES).filter(([, rows]) => rows.length > 0))('bad input on the command line: %s', (topic, rows) => {
+  it.each(rows.map((row, i) => ({ ...row, label: row.name, i })))(
+    '$label',
+    async (row) => {
+      const dir = join(base, `${topic}-${row.i}`);
+      mkdirSync(dir, { recursive: true });
+      await row.setup?.(dir);
+      const before = snapshot(dir);
+      const boundS = row.boundS ?? 30;
+      const result = await aspo(row.args(dir), dir, boundS);
+      expect(result.signal, `killed after ${boundS} s (a hang), stderr: ${result.stderr.slice(-500)}`).toBeNull();
+      expect(result.code, `exit code; stderr: ${result.stderr.slice(-800)}`).toBe(row.exit);
+      for (const pattern of row.stderr ?? []) expect(result.stderr).toMatch(pattern);
+      expect(result.stderr, 'no stack trace').not.toMatch(/^\s+at .+:\d+:\d+\)?$/m);
+      expect(result.stderr, 'no internal URL').not.toContain('aspo-workbench.invalid');
+      expect(changes(before, snapshot(dir), row.creates)).toEqual([]);
+      row.check?.(result, dir);
+    },
+    (Math.max(...rows.map((row) => row.boundS ?? 30)) + 30) * 1000,
+  );
+});

@@ -1,0 +1,184 @@
+/**
+ * The bad-input corpus for the parsers (issue 9, item 10): safetensors, JSONL pairs, config.json, tokenizer files,
+ * ONNX files, numbers on the command line, and the sentence splitter on text in every script. A row either rejects
+ * bad input (its message must match every pattern, which name the file, line or field) or accepts good input and
+ * checks what came out. Each row is bounded in time.
+ *
+ * Add rows to the array of your topic; each array is one item of the issue.
+ */
+import { mkdtempSync, rmSync, unlinkSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { numberOption } from '../../scripts/cli/args';
+import { nodeFolderSource } from '../../scripts/lib/nodeModelSource';
+import { splitSentences } from '../../src/aspo/sentences';
+import { parsePairsJsonl } from '../../src/data/pairs';
+import { loadClipScorer } from '../../src/models/clip';
+import { parseModelConfig } from '../../src/models/config';
+import { loadOnnxEngine } from '../../src/models/onnx/engine';
+import { parseSafetensors } from '../../src/models/safetensors';
+import { SCRIPT_CASES } from '../fixtures/sentenceScripts';
+import { copyModel, cut, rawSafetensors } from './fixtures';
+
+interface ParserCase {
+  name: string;
+  run: () => void | Promise<void>;
+  /** Seconds the row may take (default 30). */
+  boundS?: number;
+}
+
+/** What `fn` threw (or the promise it returned rejected with); fails the row if it accepted the input. */
+async function messageOf(fn: () => unknown): Promise<string> {
+  try {
+    await fn();
+  } catch (err) {
+    expect(err, 'an Error, not a bare value').toBeInstanceOf(Error);
+    return (err as Error).message;
+  }
+  throw new Error('the bad input was accepted');
+}
+
+function expectNamed(message: string, patterns: RegExp[]): void {
+  for (const pattern of patterns) expect(message).toMatch(pattern);
+  expect(message, 'no internal URL').not.toContain('aspo-workbench.invalid');
+  expect(message, 'no stringified object').not.toContain('[object Object]');
+}
+
+/** A row that feeds `fn` bad input and expects a message matching every pattern. */
+const rejects = (name: string, fn: () => unknown, patterns: RegExp[], boundS?: number): ParserCase => ({
+  name,
+  run: async () => expectNamed(await messageOf(fn), patterns),
+  boundS,
+});
+
+const SAFETENSORS = 'bad.safetensors';
+const safetensors = (bytes: Uint8Array) => () => parseSafetensors(bytes, SAFETENSORS);
+const inFile = new RegExp(`"${SAFETENSORS}"`);
+
+const safetensorsCases: ParserCase[] = [
+  rejects('a file shorter than its 8-byte header length', safetensors(new Uint8Array([1, 2, 3])), [inFile, /shorter than the 8-byte header/]),
+  rejects('a header length past the end', safetensors(rawSafetensors('{}', [], 1000n)), [inFile, /header length 1000 runs past the end/]),
+  rejects('a header length of 2^63', safetensors(rawSafetensors('{}', [], 2n ** 63n)), [inFile, /runs past the end/]),
+  rejects('a header that is not JSON', safetensors(rawSafetensors('{"w": {dtype', [])), [inFile, /not valid UTF-8 JSON/]),
+  rejects('a header that is not an object', safetensors(rawSafetensors('[1,2]')), [inFile, /not a JSON object/]),
+  rejects('offsets past the data', safetensors(rawSafetensors('{"w":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}}', [0, 0, 0, 0])), [inFile, /tensor "w"/, /out of range/]),
+  rejects('an unknown dtype', safetensors(rawSafetensors('{"w":{"dtype":"F8_E4M3","shape":[1],"data_offsets":[0,1]}}', [0])), [inFile, /tensor "w"/, /unsupported dtype "F8_E4M3"/]),
+  rejects('a shape that does not fit its bytes', safetensors(rawSafetensors('{"w":{"dtype":"F16","shape":[2,3],"data_offsets":[0,8]}}', new Uint8Array(8))), [inFile, /tensor "w"/, /needs 12 bytes.*hold 8/]),
+  rejects('a negative dimension', safetensors(rawSafetensors('{"w":{"dtype":"F32","shape":[-1],"data_offsets":[0,4]}}', new Uint8Array(4))), [inFile, /tensor "w"/, /non-negative integers/]),
+  rejects('overlapping tensors', safetensors(rawSafetensors('{"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"b":{"dtype":"F32","shape":[2],"data_offsets":[4,12]}}', new Uint8Array(12))), [inFile, /tensor "b"/, /overlap those of tensor "a"/]),
+  rejects('metadata that is not strings', safetensors(rawSafetensors('{"__metadata__":{"a":1}}')), [inFile, /__metadata__/]),
+];
+
+const GOOD = '{"prompt": "Describe it.", "chosen": "A red square.", "rejected": "A blue circle."}';
+
+/** A row with a bad line 2 between good lines 1 and 3: that line is named with the file and the field, the others kept. */
+const badLine = (name: string, line: string, patterns: RegExp[]): ParserCase => ({
+  name,
+  run: () => {
+    const { pairs, errors, lines } = parsePairsJsonl([GOOD, line, GOOD].join('\n'), 'pairs.jsonl');
+    expect(lines).toEqual([1, 3]);
+    expect(pairs).toHaveLength(2);
+    expect(errors.map((e) => e.line)).toEqual([2]);
+    expectNamed(errors[0].message, [/^pairs\.jsonl:2: /, ...patterns]);
+  },
+});
+
+const pairsCases: ParserCase[] = [
+  badLine('a line that is not JSON', '{"prompt": "p", "chosen": "c"', [/not valid JSON/]),
+  badLine('a line that is an array', '[1, 2]', [/expected a JSON object with "prompt", "chosen" and "rejected", got an array/]),
+  badLine('a line that is a string', '"hello"', [/expected a JSON object/]),
+  badLine('a missing field', '{"prompt": "p", "chosen": "c"}', [/field "rejected" is missing/]),
+  badLine('a field of the wrong type', '{"prompt": "p", "chosen": 3, "rejected": "r"}', [/field "chosen" must be a string, got a number/]),
+  badLine('an empty response', '{"prompt": "p", "chosen": "  ", "rejected": "r"}', [/field "chosen" is empty/]),
+  badLine('an image that is not a string', '{"prompt": "p", "chosen": "c", "rejected": "r", "image": 5}', [/field "image"/]),
+  badLine('a similarity that is not a number', '{"prompt": "p", "chosen": "c", "rejected": "r", "similarity": {"chosen": [0.1, "x"]}}', [/similarity\.chosen\[1\]/]),
+];
+
+const configCases: ParserCase[] = [
+  rejects('config.json without model_type', () => parseModelConfig({ hidden_size: 3 }), [/config\.json/, /missing required field "model_type" \(supported: idefics3, smolvlm, llama\)/]),
+  rejects('an unsupported model_type', () => parseModelConfig({ model_type: 'qwen2' }), [/config\.json/, /unsupported model_type "qwen2"/]),
+  rejects('a fractional hidden_size', () => parseModelConfig({ model_type: 'llama', hidden_size: 57.5 }), [/config\.json/, /field "hidden_size" must be a positive integer, got 57\.5/]),
+  rejects('config.json that is not an object', () => parseModelConfig([1]), [/config\.json: expected a JSON object/]),
+];
+
+const dir = mkdtempSync(join(tmpdir(), 'aspo-bad-parsers-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+const onnxCases: ParserCase[] = [
+  rejects(
+    'a truncated CLIP text tower',
+    () => loadClipScorer(nodeFolderSource(copyModel(dir, 'tiny-clip', 'cut-clip', (m) => cut(join(m, 'onnx', 'text_model.onnx'), 5000))), { device: 'cpu' }),
+    [/folder cut-clip: onnx\/text_model\.onnx is not a usable ONNX model \(the file is truncated/, /download it again or rebuild the folder/],
+  ),
+  rejects(
+    'a CLIP vision tower cut to its first bytes',
+    () => loadClipScorer(nodeFolderSource(copyModel(dir, 'tiny-clip', 'cut-vision', (m) => cut(join(m, 'onnx', 'vision_model.onnx'), 16))), { device: 'cpu' }),
+    [/folder cut-vision: onnx\/vision_model\.onnx is not a usable ONNX model/],
+  ),
+  rejects(
+    'a truncated decoder of the MLLM',
+    () => loadOnnxEngine(nodeFolderSource(copyModel(dir, 'tiny-smolvlm', 'cut-mllm', (m) => cut(join(m, 'onnx', 'decoder_model_merged.onnx'), 3000))), { device: 'cpu' }),
+    [/folder cut-mllm: onnx\/decoder_model_merged\.onnx is not a usable ONNX model \(the file is truncated/],
+  ),
+  rejects(
+    'an MLLM folder without its ONNX files',
+    () => loadOnnxEngine(nodeFolderSource(copyModel(dir, 'tiny-smolvlm', 'no-onnx', (m) => unlinkSync(join(m, 'onnx', 'embed_tokens.onnx')))), { device: 'cpu' }),
+    [/folder no-onnx has no file onnx\/embed_tokens\.onnx/],
+  ),
+];
+
+const number = (raw: unknown) => () => numberOption({ steps: raw }, 'steps', 1);
+const numberCases: ParserCase[] = [
+  rejects('a word', number('abc'), [/--steps must be .*, got "abc"/]),
+  rejects('an empty value', number(''), [/--steps must be .*, got ""/]),
+  rejects('blanks', number('  '), [/--steps must be .*, got " {2}"/]),
+  rejects('NaN', number('NaN'), [/--steps must be .*, got "NaN"/]),
+  rejects('Infinity', number('Infinity'), [/--steps must be .*, got "Infinity"/]),
+  rejects('a number with a unit', number('3s'), [/--steps must be .*, got "3s"/]),
+];
+
+/** Item 9: a pairs file in each script gives back its text, and its chosen response splits into its sentences. */
+const splitScriptCases: ParserCase[] = SCRIPT_CASES.map((c) => ({
+  name: `${c.script}: ${c.input}`,
+  run: () => {
+    const line = JSON.stringify({ prompt: 'Describe the image.', chosen: c.input, rejected: 'No.' });
+    const bytes = new TextEncoder().encode(`${line}\n`);
+    const { pairs, errors } = parsePairsJsonl(new TextDecoder('utf-8', { fatal: true }).decode(bytes), 'pairs.jsonl');
+    expect(errors).toEqual([]);
+    expect(splitSentences(pairs[0].chosen).map((s) => s.text)).toEqual(c.expected);
+  },
+}));
+
+const tokenizerFileCases: ParserCase[] = []; // item 8
+const parserStrictnessCases: ParserCase[] = []; // item 7 (h6)
+
+const PARSER_CASES: Record<string, ParserCase[]> = {
+  safetensorsCases,
+  pairsCases,
+  configCases,
+  onnxCases,
+  numberCases,
+  splitScriptCases,
+  tokenizerFileCases,
+  parserStrictnessCases,
+};
+
+describe.each(Object.entries(PARSER_CASES).filter(([, rows]) => rows.length > 0))('bad input to the parsers: %s', (_topic, rows) => {
+  it.each(rows.map((row) => ({ ...row, label: row.name })))(
+    '$label',
+    async (row) => {
+      const boundS = row.boundS ?? 30;
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const bound = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`did not finish within ${boundS} s (a hang)`)), boundS * 1000);
+      });
+      try {
+        await Promise.race([Promise.resolve().then(row.run), bound]);
+      } finally {
+        clearTimeout(timer);
+      }
+    },
+    (Math.max(...rows.map((row) => row.boundS ?? 30)) + 15) * 1000,
+  );
+});
