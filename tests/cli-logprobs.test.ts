@@ -42,6 +42,22 @@ describe('npm run aspo -- logprobs', () => {
     expect(printed.total).toBeCloseTo(direct.total, 5);
   });
 
+  it('a response longer than the model window is scored up to it, and stderr says how many tokens were cut', async () => {
+    const model = join(FIXTURE_MODELS, 'tiny-smollm2');
+    const long = Array.from({ length: 2_000 }, (_, i) => `The bus ${i} is red.`).join(' ');
+    const { code, stdout, stderr } = await aspo(['logprobs', '--model', model, '--prompt', 'Colour?', '--response', 'Red.', '--response', long]);
+    expect(code).toBe(0);
+    const [short, cut] = JSON.parse(stdout) as { responseStart: number; tokens: unknown[] }[];
+    expect(cut.responseStart + cut.tokens.length).toBe(512);
+    expect(short.tokens.length).toBeLessThan(10);
+    expect(stderr).toMatch(
+      new RegExp(
+        `aspo logprobs: --response 2: only the first ${cut.tokens.length} of its \\d+ tokens were scored, \\d+ cut \\(the model's window \\(max_position_embeddings in config.json\\) is 512 tokens and the prompt takes ${cut.responseStart}\\)`,
+      ),
+    );
+    expect(stderr).not.toContain('--response 1');
+  });
+
   it('a missing option exits 2 with the usage; a folder without config.json exits 1 naming it', async () => {
     const missing = await aspo(['logprobs', '--model', join(FIXTURE_MODELS, 'tiny-smollm2'), '--prompt', 'x']);
     expect(missing.code).toBe(2);

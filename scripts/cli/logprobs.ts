@@ -1,6 +1,6 @@
 import { parseArgs } from 'node:util';
 import { RawImage } from '@huggingface/transformers';
-import type { MllmEngine } from '../../src/models/engine';
+import { cutNotice, type MllmEngine } from '../../src/models/engine';
 import { loadOnnxEngine } from '../../src/models/onnx/engine';
 import { loadTfjsEngine } from '../../src/models/tfjs/engine';
 import { nodeFolderSource } from '../lib/nodeModelSource';
@@ -11,7 +11,8 @@ export const logprobsCommand: Command = {
       per-token log-probs of each response, teacher-forced through the model's chat template; prints
       { inputIds, responseStart, tokens: [{ id, text, start, end, logp }], total } (an array for several
       --response). --reference turns the LoRA adapters off. --engine onnx runs the folder's onnx/*.onnx
-      (fp32) through transformers.js on the CPU instead of TF.js on model.safetensors (default tfjs); same JSON.`,
+      (fp32) through transformers.js on the CPU instead of TF.js on model.safetensors (default tfjs); same JSON.
+      A response longer than the model's window is scored up to it, and stderr says how many tokens were cut.`,
   async run(args) {
     const { values } = parseArgs({
       args,
@@ -34,6 +35,10 @@ export const logprobsCommand: Command = {
     try {
       const image = values.image ? await RawImage.read(values.image) : undefined;
       const scored = await engine.logprobs({ image, prompt, responses, adapters: !values.reference });
+      scored.forEach((r, i) => {
+        const notice = cutNotice(`--response ${i + 1}`, r);
+        if (notice) process.stderr.write(`aspo logprobs: ${notice}\n`);
+      });
       const out = scored.map(({ inputIds, responseStart, tokens, total }) => ({ inputIds, responseStart, tokens, total }));
       return out.length === 1 ? out[0] : out;
     } finally {

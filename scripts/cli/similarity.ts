@@ -1,7 +1,7 @@
 import { parseArgs } from 'node:util';
 import { RawImage } from '@huggingface/transformers';
 import { splitSentences } from '../../src/aspo';
-import { loadClipScorer } from '../../src/models/clip';
+import { clipCutNotice, loadClipScorer } from '../../src/models/clip';
 import { ONNX_DTYPE_SUFFIX, type OnnxDtype } from '../../src/models/onnx/engine';
 import { nodeFolderSource } from '../lib/nodeModelSource';
 import { requiredString, UsageError, type Command } from './args';
@@ -11,7 +11,7 @@ export const similarityCommand: Command = {
       splits TEXT into sentences and scores each against the image with the CLIP in DIR (onnx/text_model.onnx,
       onnx/vision_model.onnx; all sentences in one batch; cosine of the L2-normalised embeddings); prints
       { sentences: [{ text, start, end, similarity, truncated }] }; truncated marks a sentence longer than
-      CLIP's text window.`,
+      CLIP's text window (stderr names them).`,
   async run(args) {
     const { values } = parseArgs({
       args,
@@ -36,6 +36,8 @@ export const similarityCommand: Command = {
         image,
         spans.map((s) => s.text),
       );
+      const notice = clipCutNotice('--text', scores, scorer.contextLength);
+      if (notice) process.stderr.write(`aspo similarity: ${notice}\n`);
       return {
         sentences: spans.map((s, i) => ({ text: s.text, start: s.start, end: s.end, ...scores[i] })),
       };
