@@ -1,0 +1,196 @@
+/**
+ * The bad-input corpus for the tab (issue 9, item 10). Each row starts from a page with a prompt typed and an image
+ * picked, does one bad thing (pastes or types odd text, picks a bad image, adapter file or model folder, gives a bad
+ * hub id), and checks what the page shows where the action was. Every row then checks: no uncaught error in the
+ * page, the prompt and the image are kept, and the page still splits typed text; each row is bounded in time.
+ *
+ * Add rows to the array of your topic; each array is one item of the issue.
+ */
+import { test, expect, type Page } from '@playwright/test';
+import { cpSync, mkdtempSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { splitSentences } from '../src/aspo/sentences';
+import { FIXTURE_MODELS } from '../scripts/lib/nodeModelSource';
+import { startModelMirror } from '../scripts/lib/modelMirror';
+import { squareImage } from '../tests/setup/images';
+import { ONE_PER_SCRIPT } from '../tests/fixtures/sentenceScripts';
+
+interface TabCase {
+  name: string;
+  /** The bad action; `dir` is a folder of the row's own for files it writes. */
+  act: (page: Page, dir: string) => Promise<void>;
+  /** What the page shows afterwards, where the action was. */
+  shows: (page: Page) => Promise<void>;
+  /** Seconds the row may take (default 60). */
+  boundS?: number;
+}
+
+const PROMPT = 'Describe the image.';
+
+async function sentencesShown(page: Page, side: 'chosen' | 'rejected'): Promise<string[]> {
+  return page.getByTestId(`${side}-sentences`).locator('.sentence').evaluateAll((els) =>
+    els.map((el) => el.getAttribute('data-start') + ':' + el.getAttribute('data-end')),
+  );
+}
+
+/** The spans the page shows for `text` are the ones splitSentences gives in Node. */
+async function expectSplitAsNode(page: Page, side: 'chosen' | 'rejected', text: string) {
+  await expect(page.getByTestId(`${side}-text`)).toHaveValue(text);
+  expect(await sentencesShown(page, side)).toEqual(splitSentences(text).map((s) => `${s.start}:${s.end}`));
+}
+
+const alertNaming = (page: Page, region: string, text: string | RegExp) =>
+  page.getByRole('region', { name: region, exact: true }).getByRole('alert').filter({ hasText: text });
+
+const copyModel = (dir: string, fixture: string, name: string, edit: (model: string) => void) => {
+  const model = join(dir, name);
+  cpSync(join(FIXTURE_MODELS, fixture), model, { recursive: true });
+  edit(model);
+  return model;
+};
+
+const inputCases: TabCase[] = [
+  {
+    name: 'control characters and bidi marks typed in a response',
+    act: (page) => page.getByTestId('chosen-text').fill('A\u0000B is odd.\u0007 Next\u200f one. \u202eEnd.'),
+    shows: (page) => expectSplitAsNode(page, 'chosen', 'A\u0000B is odd.\u0007 Next\u200f one. \u202eEnd.'),
+  },
+  {
+    name: 'a pair of only punctuation is one unit per response',
+    act: async (page) => {
+      await page.getByTestId('chosen-text').fill('?! ?!');
+      await page.getByTestId('rejected-text').fill('... !!');
+    },
+    shows: async (page) => {
+      await expect(page.getByTestId('chosen-sentences').locator('.sentence')).toHaveCount(1);
+      await expect(page.getByTestId('rejected-sentences').locator('.sentence')).toHaveCount(1);
+    },
+  },
+];
+
+const imageCases: TabCase[] = [
+  {
+    name: 'a text file named .png',
+    act: (page) => page.getByTestId('image-file').setInputFiles({ name: 'photo.png', mimeType: 'image/png', buffer: Buffer.from('not a png at all') }),
+    shows: (page) => expect(alertNaming(page, 'Image', 'photo.png could not be decoded as an image')).toBeVisible(),
+  },
+  {
+    name: 'a file that is not an image',
+    act: (page) => page.getByTestId('image-file').setInputFiles({ name: 'notes.pdf', mimeType: 'application/pdf', buffer: Buffer.from('%PDF-1.4') }),
+    shows: (page) => expect(alertNaming(page, 'Image', 'notes.pdf is not an image (type "application/pdf")')).toBeVisible(),
+  },
+  {
+    name: 'an empty image file',
+    act: (page) => page.getByTestId('image-file').setInputFiles({ name: 'empty.png', mimeType: 'image/png', buffer: Buffer.alloc(0) }),
+    shows: (page) => expect(alertNaming(page, 'Image', 'empty.png could not be decoded as an image')).toBeVisible(),
+  },
+];
+
+const modelFolderCases: TabCase[] = [
+  {
+    name: 'an MLLM folder of an unsupported architecture',
+    act: async (page, dir) => {
+      const bert = copyModel(dir, 'tiny-smollm2', 'some-bert', (m) => writeFileSync(join(m, 'config.json'), JSON.stringify({ model_type: 'bert', hidden_size: 8 })));
+      await page.getByTestId('mllm-engine').selectOption('tfjs');
+      await page.getByTestId('mllm-folder').setInputFiles(bert);
+    },
+    shows: async (page) => {
+      await expect(page.getByTestId('mllm-error')).toContainText('unsupported model_type "bert"', { timeout: 60_000 });
+      await expect(page.getByTestId('mllm-error')).toContainText('idefics3');
+    },
+  },
+  {
+    name: 'a CLIP folder with a broken vision tower',
+    act: async (page, dir) => {
+      const clip = copyModel(dir, 'tiny-clip', 'tiny-clip', (m) => writeFileSync(join(m, 'onnx', 'vision_model.onnx'), new Uint8Array([8, 1, 18])));
+      await page.getByTestId('clip-folder').setInputFiles(clip);
+    },
+    shows: (page) => expect(page.getByTestId('clip-error')).toContainText('onnx/vision_model.onnx', { timeout: 60_000 }),
+  },
+  {
+    name: 'an MLLM folder without model.safetensors',
+    act: async (page, dir) => {
+      const model = copyModel(dir, 'tiny-smolvlm', 'no-weights', (m) => unlinkSync(join(m, 'model.safetensors')));
+      await page.getByTestId('mllm-engine').selectOption('tfjs');
+      await page.getByTestId('mllm-folder').setInputFiles(model);
+    },
+    shows: (page) => expect(page.getByTestId('mllm-error')).toContainText('no-weights has no file model.safetensors', { timeout: 60_000 }),
+  },
+];
+
+const hubIdCases: TabCase[] = [
+  {
+    name: 'a hub id the hub does not have',
+    act: async (page) => {
+      const mirror = await startModelMirror(FIXTURE_MODELS);
+      try {
+        await page.getByTestId('hub-endpoint').fill(mirror.url);
+        await page.getByTestId('hub-endpoint').blur();
+        await page.getByTestId('mllm-hub-id').fill('test-org/no-such-model');
+        await page.getByTestId('mllm-hub-load').click();
+        await expect(page.getByTestId('mllm-error')).toContainText('HTTP 404', { timeout: 60_000 });
+      } finally {
+        await mirror.close();
+      }
+    },
+    shows: (page) => expect(page.getByTestId('mllm-error')).toContainText('test-org/no-such-model'),
+  },
+];
+
+/** Item 9: a response in each script shows its sentences, as splitSentences gives them. */
+const splitScriptCases: TabCase[] = ONE_PER_SCRIPT.map((c) => ({
+  name: `sentences in ${c.script}`,
+  act: (page) => page.getByTestId('chosen-text').fill(c.input),
+  shows: async (page) => {
+    await expect(page.getByTestId('chosen-sentences').locator('.sentence')).toHaveCount(c.expected.length);
+    const starts = c.expected.map((_, i) => c.expected.slice(0, i).join('').length);
+    expect(await sentencesShown(page, 'chosen')).toEqual(starts.map((s, i) => `${s}:${s + c.expected[i].length}`));
+  },
+}));
+
+const requestCases: TabCase[] = []; // item 1 (h1)
+const inspectCases: TabCase[] = []; // items 2-4 (h2, h3, h4)
+const adapterCases: TabCase[] = []; // item 4 (h4)
+
+const TAB_CASES: Record<string, TabCase[]> = {
+  inputCases,
+  imageCases,
+  modelFolderCases,
+  hubIdCases,
+  splitScriptCases,
+  requestCases,
+  inspectCases,
+  adapterCases,
+};
+
+for (const [topic, rows] of Object.entries(TAB_CASES)) {
+  for (const row of rows) {
+    test(`bad input in the tab, ${topic}: ${row.name}`, async ({ page }) => {
+      const boundS = row.boundS ?? 60;
+      test.setTimeout(boundS * 1000);
+      const errors: string[] = [];
+      page.on('pageerror', (e) => errors.push(e.message));
+      const dir = mkdtempSync(join(tmpdir(), 'aspo-bad-tab-'));
+      try {
+        const png = join(dir, 'square.png');
+        await squareImage(32, 32).save(png);
+        await page.goto('/');
+        await page.getByTestId('prompt-text').fill(PROMPT);
+        await page.getByTestId('image-file').setInputFiles(png);
+        await expect(page.getByTestId('image-preview')).toHaveAttribute('alt', "The pair's image: square.png");
+
+        await row.act(page, dir);
+        await row.shows(page);
+
+        expect(errors, 'no uncaught error in the page').toEqual([]);
+        await expect(page.getByTestId('prompt-text')).toHaveValue(PROMPT);
+        await expect(page.getByTestId('image-preview')).toHaveAttribute('alt', "The pair's image: square.png");
+        await page.getByTestId('rejected-text').fill('Still here. Fine.');
+        await expectSplitAsNode(page, 'rejected', 'Still here. Fine.');
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    });
+  }
+}
