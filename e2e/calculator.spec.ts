@@ -161,7 +161,8 @@ test("a pair typed over the bus example shows none of the example's numbers, and
 
   // A number set by hand is the sentence's own; the bus text brings the bus numbers back.
   await page.getByTestId('policy-chosen-1').fill('-3.25');
-  await expect(page.getByTestId('source-chosen-1')).toHaveText('S: placeholder; ℓ, n: set by hand');
+  await expect(page.getByTestId('source-chosen-1')).toHaveText('S, Σℓref, n: placeholder; Σℓθ: set by hand');
+  await expect(page.getByLabel('reference log-prob of chosen sentence 2 (placeholder)')).toBeVisible();
   await page.getByTestId('chosen-text').fill(bus.chosen);
   await expect(page.getByTestId('similarity-chosen-0')).toHaveValue(String(bus.chosenNumbers[0].similarity));
   await expect(page.getByTestId('policy-chosen-0')).toHaveValue(String(bus.chosenNumbers[0].policyLogp));

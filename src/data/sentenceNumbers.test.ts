@@ -3,6 +3,7 @@ import { splitSentences } from '../aspo';
 import { EXAMPLE_PAIRS } from './examples';
 import {
   EMPTY_BOOK,
+  LOGP_FIELDS,
   imageKey,
   migratePositionalNumbers,
   placeholderNumbers,
@@ -15,12 +16,22 @@ import {
   type LogpNumbers,
   type NumberBook,
   type PairContext,
+  type Provenance,
+  type ResolvedNumbers,
   type ScoreRecord,
   type Side,
 } from './sentenceNumbers';
 
 const bus = EXAMPLE_PAIRS.find((e) => e.id === 'one-sentence')!;
 const noImage: PairContext = { prompt: bus.prompt, image: null };
+
+/** The source of a row's log-probs and token count, which agree unless one of them was set by hand. */
+function logpsOf(row: ResolvedNumbers): Provenance {
+  const [policy, ref, tokens] = LOGP_FIELDS.map((f) => row.sources[f]);
+  expect(ref).toEqual(policy);
+  expect(tokens).toEqual(policy);
+  return policy;
+}
 
 const resolve = (book: NumberBook, side: Side, text: string, pair = noImage) => resolveNumbers(book, side, text, splitSentences(text), pair);
 
@@ -42,8 +53,8 @@ describe('numbers keyed by sentence text', () => {
     const rows = resolve(book, 'chosen', text);
     expect(rows).toHaveLength(2);
     rows.forEach((row, i) => {
-      expect(row.similarity.source).toBe('placeholder');
-      expect(row.logps.source).toBe('placeholder');
+      expect(row.sources.similarity.source).toBe('placeholder');
+      expect(logpsOf(row).source).toBe('placeholder');
       expect(row.numbers).toEqual(placeholderNumbers(splitSentences(text)[i].text));
     });
     expect(rows[0].numbers.similarity).not.toBe(bus.chosenNumbers[0].similarity);
@@ -59,24 +70,22 @@ describe('numbers keyed by sentence text', () => {
     // Editing the middle sentence affects that sentence only; undoing the edit brings its numbers back.
     const edited = dog.chosen.replace('red frisbee', 'blue ball');
     const rows = resolve(book, 'chosen', edited);
-    expect(rows.map((r) => r.logps.source)).toEqual(['example', 'placeholder', 'example']);
+    expect(rows.map((r) => logpsOf(r).source)).toEqual(['example', 'placeholder', 'example']);
     expect(rows[2].numbers).toEqual(dog.chosenNumbers[2]);
-    book = setByHand(book, 'chosen', splitSentences(edited)[1].text, 'policyLogp', -3, rows[1].numbers);
+    book = setByHand(book, 'chosen', splitSentences(edited)[1].text, 'policyLogp', -3);
     expect(resolve(book, 'chosen', dog.chosen)[1].numbers).toEqual(dog.chosenNumbers[1]);
     expect(resolve(book, 'chosen', edited)[1].numbers.policyLogp).toBe(-3);
   });
 
   it('keeps a hand-set number with its sentence wherever the sentence moves, and its whitespace does not matter', () => {
     const text = 'It is a cat. It sleeps.';
-    const rows = resolve(EMPTY_BOOK, 'rejected', text);
-    const book = setByHand(EMPTY_BOOK, 'rejected', splitSentences(text)[1].text, 'policyLogp', -4.5, rows[1].numbers);
+    const book = setByHand(EMPTY_BOOK, 'rejected', splitSentences(text)[1].text, 'policyLogp', -4.5);
     const moved = resolve(book, 'rejected', 'It sleeps.  It is a cat.\n');
-    expect(moved[0].logps.source).toBe('hand');
     expect(moved[0].numbers).toEqual({ ...placeholderNumbers('It sleeps.'), policyLogp: -4.5 });
-    // Only the field set by hand is the user's: S is still a placeholder.
-    expect(moved[0].similarity.source).toBe('placeholder');
-    expect(moved[1].logps.source).toBe('placeholder');
-    expect(resolve(book, 'chosen', 'It sleeps.')[0].logps.source).toBe('placeholder');
+    // Only the field set by hand is the user's: the others are still placeholders.
+    expect(moved[0].sources).toEqual({ similarity: { source: 'placeholder' }, policyLogp: { source: 'hand' }, refLogp: { source: 'placeholder' }, tokens: { source: 'placeholder' } });
+    expect(logpsOf(moved[1]).source).toBe('placeholder');
+    expect(logpsOf(resolve(book, 'chosen', 'It sleeps.')[0]).source).toBe('placeholder');
   });
 
   it("keys a model's numbers by image and model: another image shows placeholders, the same image brings them back", () => {
@@ -91,15 +100,15 @@ describe('numbers keyed by sentence text', () => {
     expect(onA.map((r) => r.numbers)).toEqual(
       record.chosen.logps.map((l, i) => ({ ...l, similarity: record.chosen.similarity![i].value })),
     );
-    expect(onA.map((r) => [r.similarity.source, r.logps.source, r.logps.stale, r.logps.model])).toEqual([
+    expect(onA.map((r) => [r.sources.similarity.source, logpsOf(r).source, logpsOf(r).stale, logpsOf(r).model])).toEqual([
       ['model', 'model', undefined, 'tiny SmolVLM (ONNX)'],
       ['model', 'model', undefined, 'tiny SmolVLM (ONNX)'],
     ]);
-    expect(onA.map((r) => r.similarity.truncated)).toEqual([undefined, true]);
+    expect(onA.map((r) => r.sources.similarity.truncated)).toEqual([undefined, true]);
     expect(resolve(book, 'rejected', rejected, imageA)[0].numbers.policyLogp).toBe(-20);
     for (const other of [imageB, noImage]) {
       const rows = resolve(book, 'chosen', chosen, other);
-      expect(rows.map((r) => [r.similarity.source, r.logps.source])).toEqual([
+      expect(rows.map((r) => [r.sources.similarity.source, logpsOf(r).source])).toEqual([
         ['placeholder', 'placeholder'],
         ['placeholder', 'placeholder'],
       ]);
@@ -116,15 +125,15 @@ describe('numbers keyed by sentence text', () => {
     const book = recordScores(EMPTY_BOOK, record);
     const edited = 'A red box. It is small. The ground is blue.';
     const rows = resolve(book, 'chosen', edited);
-    expect(rows.map((r) => r.logps.source)).toEqual(['placeholder', 'model', 'model']);
-    expect(rows.map((r) => r.logps.stale)).toEqual([undefined, true, true]);
-    expect(rows.map((r) => r.similarity.source)).toEqual(['placeholder', 'model', 'model']);
+    expect(rows.map((r) => logpsOf(r).source)).toEqual(['placeholder', 'model', 'model']);
+    expect(rows.map((r) => logpsOf(r).stale)).toEqual([undefined, true, true]);
+    expect(rows.map((r) => r.sources.similarity.source)).toEqual(['placeholder', 'model', 'model']);
     expect(rows[1].numbers.policyLogp).toBe(record.chosen.logps[1].policyLogp);
     // Appending a sentence moves the end-of-turn token out of the old last sentence.
-    expect(resolve(book, 'chosen', `${chosen} Done.`).map((r) => r.logps.stale)).toEqual([undefined, undefined, true, undefined]);
-    expect(resolve(book, 'chosen', chosen, { ...noImage, prompt: 'Another prompt?' }).every((r) => r.logps.stale)).toBe(true);
+    expect(resolve(book, 'chosen', `${chosen} Done.`).map((r) => logpsOf(r).stale)).toEqual([undefined, undefined, true, undefined]);
+    expect(resolve(book, 'chosen', chosen, { ...noImage, prompt: 'Another prompt?' }).every((r) => logpsOf(r).stale)).toBe(true);
     // Undoing the edit makes them fresh again.
-    expect(resolve(book, 'chosen', chosen).map((r) => r.logps.stale)).toEqual([undefined, undefined, undefined]);
+    expect(resolve(book, 'chosen', chosen).map((r) => logpsOf(r).stale)).toEqual([undefined, undefined, undefined]);
   });
 
   it('tells two copies of one sentence apart by what precedes them', () => {
@@ -132,21 +141,20 @@ describe('numbers keyed by sentence text', () => {
     const record = scores(noImage, chosen, 'No.');
     const rows = resolve(recordScores(EMPTY_BOOK, record), 'chosen', chosen);
     expect(rows.map((r) => r.numbers.policyLogp)).toEqual([-10, -11]);
-    expect(rows.map((r) => r.logps.stale)).toEqual([undefined, undefined]);
+    expect(rows.map((r) => logpsOf(r).stale)).toEqual([undefined, undefined]);
   });
 
   it('lets the latest of a hand edit and a scoring win, and leaves S_i alone when no CLIP ran', () => {
     const chosen = 'A red square. It is small.';
     let book = recordScores(EMPTY_BOOK, scores(noImage, chosen, 'No.'));
-    const rows = resolve(book, 'chosen', chosen);
-    book = setByHand(book, 'chosen', 'It is small.', 'similarity', 0.9, rows[1].numbers);
+    book = setByHand(book, 'chosen', 'It is small.', 'similarity', 0.9);
     expect(resolve(book, 'chosen', chosen)[1].numbers.similarity).toBe(0.9);
-    expect(resolve(book, 'chosen', chosen)[1].similarity.source).toBe('hand');
-    expect(resolve(book, 'chosen', chosen)[1].logps.source).toBe('model');
+    expect(resolve(book, 'chosen', chosen)[1].sources.similarity.source).toBe('hand');
+    expect(logpsOf(resolve(book, 'chosen', chosen)[1]).source).toBe('model');
     const noClip = recordScores(book, scores(noImage, chosen, 'No.', 3, false));
     const after = resolve(noClip, 'chosen', chosen);
     expect(after[1].numbers.similarity).toBe(0.9);
-    expect(after[0].similarity.source).toBe('model');
+    expect(after[0].sources.similarity.source).toBe('model');
     expect(after[1].numbers.policyLogp).toBe(-14);
     expect(recordScores(noClip, scores(noImage, chosen, 'No.', 7)).clock).toBeGreaterThan(noClip.clock);
     expect(resolve(recordScores(noClip, scores(noImage, chosen, 'No.', 7)), 'chosen', chosen)[1].numbers.similarity).toBeCloseTo(0.27, 12);
@@ -162,8 +170,8 @@ describe('numbers keyed by sentence text', () => {
   });
 
   it('prunes the oldest entries beyond the limit, never those of the sentences on screen', () => {
-    let book = setByHand(EMPTY_BOOK, 'chosen', 'Keep me.', 'similarity', 0.5, placeholderNumbers('Keep me.'));
-    for (let i = 0; i < 10; i++) book = setByHand(book, 'chosen', `Sentence ${i}.`, 'similarity', i / 10, placeholderNumbers('x'));
+    let book = setByHand(EMPTY_BOOK, 'chosen', 'Keep me.', 'similarity', 0.5);
+    for (let i = 0; i < 10; i++) book = setByHand(book, 'chosen', `Sentence ${i}.`, 'similarity', i / 10);
     const small = pruneBook(book, [{ side: 'chosen', text: 'Keep me. ' }], 3);
     expect(Object.values(small.similarity).map((e) => e.text).sort()).toEqual(['Keep me.', 'Sentence 7.', 'Sentence 8.', 'Sentence 9.']);
     expect(pruneBook(book, [], 20)).toEqual(book);
@@ -182,7 +190,7 @@ describe('numbers saved by position (version 2)', () => {
     const { book, dropped } = migratePositionalNumbers(bus, EXAMPLE_PAIRS);
     expect(dropped).toBe(false);
     expect(resolve(book, 'chosen', bus.chosen)[0].numbers).toEqual(bus.chosenNumbers[0]);
-    expect(resolve(book, 'rejected', bus.rejected)[0].logps.source).toBe('example');
+    expect(logpsOf(resolve(book, 'rejected', bus.rejected)[0]).source).toBe('example');
   });
 
   it('drops numbers that could belong to other text, and says so', () => {

@@ -10,6 +10,8 @@ import type { ExamplePair, SentenceNumbers } from './examples';
 
 export type Side = 'chosen' | 'rejected';
 export type LogpNumbers = Pick<SentenceNumbers, 'policyLogp' | 'refLogp' | 'tokens'>;
+export type SentenceField = keyof SentenceNumbers;
+export const LOGP_FIELDS = ['policyLogp', 'refLogp', 'tokens'] as const;
 /** Where a shown number came from; a placeholder is a first guess that no one has given. */
 export type NumberSource = 'placeholder' | 'example' | 'hand' | 'model';
 
@@ -33,7 +35,8 @@ export interface SimilarityEntry extends EntryBase {
 }
 
 export interface LogpEntry extends EntryBase {
-  value: LogpNumbers;
+  /** All three from an example or a model; the one field the user set by hand. */
+  value: Partial<LogpNumbers>;
   /** A model's entries only: the prompt, the text before the sentence and the sentence itself, hashed. */
   context?: string;
 }
@@ -71,8 +74,8 @@ export interface Provenance {
 
 export interface ResolvedNumbers {
   numbers: SentenceNumbers;
-  similarity: Provenance;
-  logps: Provenance;
+  /** Per field, since the user may set one log-prob of a row by hand and leave the others as they were. */
+  sources: Record<SentenceField, Provenance>;
 }
 
 export const EMPTY_BOOK: NumberBook = { similarity: {}, logps: {}, clock: 0 };
@@ -106,7 +109,8 @@ export function placeholderNumbers(sentence: string): SentenceNumbers {
 }
 
 const textKey = (side: Side, text: string) => JSON.stringify([side, text.trim()]);
-const handKey = (side: Side, text: string) => JSON.stringify([side, text.trim(), 'hand']);
+const handKey = (side: Side, text: string, field: SentenceField) => JSON.stringify([side, text.trim(), 'hand', field]);
+const exampleKey = (side: Side, text: string) => JSON.stringify([side, text.trim(), 'example']);
 const modelKey = (side: Side, text: string, image: string | null, model: string, context = '') =>
   JSON.stringify([side, text.trim(), 'model', image, model, context]);
 
@@ -133,28 +137,32 @@ const provenance = (entry: EntryBase, extra: Partial<Provenance> = {}): Provenan
   entry.source === 'model' ? { source: 'model', model: entry.model, ...extra } : { source: entry.source, ...extra };
 
 /**
- * The numbers shown for each sentence of one response. S_i: the latest entry by hand, from an example, or from
- * a model on this image. Log-probs: the latest such entry whose context still holds; failing that, a model's
- * log-probs for the same sentence on this image, marked stale; failing that, a placeholder.
+ * The numbers shown for each sentence of one response, field by field. S_i: the latest entry by hand, from an
+ * example, or from a model on this image. A log-prob or token count: the latest such entry whose context still
+ * holds; failing that, a model's value for the same sentence on this image, marked stale; failing that, a
+ * placeholder.
  */
 export function resolveNumbers(book: NumberBook, side: Side, response: string, spans: SentenceSpan[], pair: PairContext): ResolvedNumbers[] {
   const similarity = bySentence(book.similarity);
   const logps = bySentence(book.logps);
+  const onImage = (e: EntryBase) => e.source !== 'model' || e.image === pair.image;
   return spans.map((span, i) => {
-    const guess = placeholderNumbers(span.text);
+    const numbers = placeholderNumbers(span.text);
+    const sources = {} as Record<SentenceField, Provenance>;
     const key = textKey(side, span.text);
-    const onImage = <E extends EntryBase>(e: E) => e.source !== 'model' || e.image === pair.image;
     const s = latest((similarity.get(key) ?? []).filter(onImage));
+    if (s) numbers.similarity = s.value;
+    sources.similarity = s ? provenance(s, s.truncated ? { truncated: true } : {}) : { source: 'placeholder' };
     const context = logpContext(pair.prompt, response, span, i === spans.length - 1);
     const candidates = (logps.get(key) ?? []).filter(onImage);
-    const fresh = latest(candidates.filter((e) => e.source !== 'model' || e.context === context));
-    const stale = fresh ? undefined : latest(candidates);
-    const l = fresh ?? stale;
-    return {
-      numbers: { ...guess, ...l?.value, similarity: s?.value ?? guess.similarity },
-      similarity: s ? provenance(s, s.truncated ? { truncated: true } : {}) : { source: 'placeholder' },
-      logps: l ? provenance(l, stale ? { stale: true } : {}) : { source: 'placeholder' },
-    };
+    for (const field of LOGP_FIELDS) {
+      const withField = candidates.filter((e) => e.value[field] !== undefined);
+      const fresh = latest(withField.filter((e) => e.source !== 'model' || e.context === context));
+      const entry = fresh ?? latest(withField);
+      if (entry) numbers[field] = entry.value[field]!;
+      sources[field] = entry ? provenance(entry, fresh ? {} : { stale: true }) : { source: 'placeholder' };
+    }
+    return { numbers, sources };
   });
 }
 
@@ -173,15 +181,13 @@ export function pruneBook(book: NumberBook, keep: { side: Side; text: string }[]
   return { similarity: prune(book.similarity), logps: prune(book.logps), clock: book.clock };
 }
 
-/** A number the user set for one sentence; `current` is what the row showed, so the other log-prob fields stay. */
-export function setByHand(book: NumberBook, side: Side, text: string, field: keyof SentenceNumbers, value: number, current: SentenceNumbers): NumberBook {
+/** A number the user set for one field of one sentence; it stays that sentence's wherever the sentence goes. */
+export function setByHand(book: NumberBook, side: Side, text: string, field: SentenceField, value: number): NumberBook {
   const at = book.clock + 1;
   const base = { side, text: text.trim(), source: 'hand' as const, at };
-  if (field === 'similarity') {
-    return { ...book, clock: at, similarity: { ...book.similarity, [handKey(side, text)]: { ...base, value } } };
-  }
-  const logps: LogpNumbers = { policyLogp: current.policyLogp, refLogp: current.refLogp, tokens: current.tokens, [field]: value };
-  return { ...book, clock: at, logps: { ...book.logps, [handKey(side, text)]: { ...base, value: logps } } };
+  const key = handKey(side, text, field);
+  if (field === 'similarity') return { ...book, clock: at, similarity: { ...book.similarity, [key]: { ...base, value } } };
+  return { ...book, clock: at, logps: { ...book.logps, [key]: { ...base, value: { [field]: value } } } };
 }
 
 /** An example's illustrative numbers, for the sentences of its own text. */
@@ -195,8 +201,8 @@ export function recordExample(book: NumberBook, example: ExamplePair): NumberBoo
       const n = numbers[i];
       if (!n) return;
       const base = { side, text: span.text.trim(), source: 'example' as const, at };
-      similarity[handKey(side, span.text)] = { ...base, value: n.similarity };
-      logps[handKey(side, span.text)] = { ...base, value: { policyLogp: n.policyLogp, refLogp: n.refLogp, tokens: n.tokens } };
+      similarity[exampleKey(side, span.text)] = { ...base, value: n.similarity };
+      logps[exampleKey(side, span.text)] = { ...base, value: { policyLogp: n.policyLogp, refLogp: n.refLogp, tokens: n.tokens } };
     });
   }
   return { similarity, logps, clock: at };

@@ -1,7 +1,7 @@
 import { beforeEach, describe, expect, it, vi } from 'vitest';
 import { splitSentences } from '../aspo';
 import { EXAMPLE_PAIRS } from '../data/examples';
-import { imageKey, resolveNumbers, type ScoreRecord } from '../data/sentenceNumbers';
+import { LOGP_FIELDS, imageKey, resolveNumbers, type ResolvedNumbers, type ScoreRecord } from '../data/sentenceNumbers';
 
 // The store persists to localStorage; Node has none, so a Map-backed one stands in (installed before the import).
 const storage = new Map<string, string>();
@@ -34,6 +34,13 @@ function shown(store: Store, side: 'chosen' | 'rejected') {
   return resolveNumbers(s.book, side, s[side], splitSentences(s[side]), { prompt: s.prompt, image: imageKey(s.image?.dataUrl) });
 }
 
+/** The source of a row's log-probs and token count, which agree unless one of them was set by hand. */
+const logpsOf = (row: ResolvedNumbers) => {
+  const words = new Set(LOGP_FIELDS.map((f) => row.sources[f].source));
+  expect(words.size).toBe(1);
+  return row.sources.policyLogp;
+};
+
 beforeEach(() => storage.clear());
 
 describe('the calculator store', () => {
@@ -44,7 +51,7 @@ describe('the calculator store', () => {
     useCalculator.getState().setText('chosen', NEW_CHOSEN);
     useCalculator.getState().setText('rejected', NEW_REJECTED);
     const chosen = shown(useCalculator, 'chosen');
-    expect(chosen.map((r) => [r.similarity.source, r.logps.source])).toEqual([
+    expect(chosen.map((r) => [r.sources.similarity.source, logpsOf(r).source])).toEqual([
       ['placeholder', 'placeholder'],
       ['placeholder', 'placeholder'],
     ]);
@@ -74,11 +81,11 @@ describe('the calculator store', () => {
     useCalculator.getState().setScores(record, { chosen: scored(NEW_CHOSEN), rejected: scored(NEW_REJECTED) });
     expect(shown(useCalculator, 'chosen').map((r) => r.numbers.policyLogp)).toEqual([-10, -11]);
     useCalculator.getState().setImage({ dataUrl: 'data:image/png;base64,BBBB', name: 'b.png' });
-    expect(shown(useCalculator, 'chosen').map((r) => r.logps.source)).toEqual(['placeholder', 'placeholder']);
+    expect(shown(useCalculator, 'chosen').map((r) => logpsOf(r).source)).toEqual(['placeholder', 'placeholder']);
     useCalculator.getState().setImage(imageA);
     expect(shown(useCalculator, 'chosen').map((r) => r.numbers.policyLogp)).toEqual([-10, -11]);
     // A hand-set log-prob drops the model's tokens of that side only.
-    useCalculator.getState().setNumber('chosen', splitSentences(NEW_CHOSEN)[0].text, 'policyLogp', -2, shown(useCalculator, 'chosen')[0].numbers);
+    useCalculator.getState().setNumber('chosen', splitSentences(NEW_CHOSEN)[0].text, 'policyLogp', -2);
     expect(useCalculator.getState().scored.chosen).toBeUndefined();
     expect(useCalculator.getState().scored.rejected?.text).toBe(NEW_REJECTED);
     expect(shown(useCalculator, 'chosen').map((r) => r.numbers.policyLogp)).toEqual([-2, -11]);
@@ -87,8 +94,7 @@ describe('the calculator store', () => {
   it('keeps hand-set numbers with their sentences across a reload', async () => {
     const first = await freshStore();
     first.useCalculator.getState().setText('rejected', 'It is a cat. It sleeps.');
-    const row = shown(first.useCalculator, 'rejected')[1];
-    first.useCalculator.getState().setNumber('rejected', 'It sleeps.', 'policyLogp', -4.5, row.numbers);
+    first.useCalculator.getState().setNumber('rejected', 'It sleeps.', 'policyLogp', -4.5);
     expect(JSON.parse(storage.get(KEY)!).version).toBe(3);
     const second = await freshStore();
     expect(shown(second.useCalculator, 'rejected')[1].numbers.policyLogp).toBe(-4.5);
@@ -120,7 +126,7 @@ describe('the calculator store', () => {
     expect([s.chosen, s.rejected, s.alpha, s.beta, s.normalization, s.perplexitySource, s.granularity]).toEqual([NEW_CHOSEN, NEW_REJECTED, 0.7, 0.2, 'none', 'reference', 'token']);
     expect(s.scored).toEqual({});
     expect(s.notice).toMatch(/dropped/);
-    expect(shown(useCalculator, 'chosen').every((r) => r.logps.source === 'placeholder' && r.similarity.source === 'placeholder')).toBe(true);
+    expect(shown(useCalculator, 'chosen').every((r) => logpsOf(r).source === 'placeholder' && r.sources.similarity.source === 'placeholder')).toBe(true);
     expect('chosenNumbers' in s || 'truncated' in s).toBe(false);
     s.dismissNotice();
     expect(useCalculator.getState().notice).toBeNull();

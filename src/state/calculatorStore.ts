@@ -39,8 +39,7 @@ export interface CalculatorState {
   /** Something the user should know about their saved state, e.g. numbers an update had to drop. */
   notice: string | null;
   setText: (field: 'prompt' | Side, text: string) => void;
-  /** `current` is what the row showed, so setting one log-prob field keeps the other two. */
-  setNumber: (side: Side, sentence: string, field: keyof SentenceNumbers, value: number, current: SentenceNumbers) => void;
+  setNumber: (side: Side, sentence: string, field: keyof SentenceNumbers, value: number) => void;
   setSetting: <K extends 'alpha' | 'beta' | 'normalization' | 'perplexitySource' | 'granularity'>(
     key: K,
     value: CalculatorState[K],
@@ -63,7 +62,7 @@ function pruned(book: NumberBook, state: Pick<CalculatorState, 'chosen' | 'rejec
 export function chosenSimilarity(state: Pick<CalculatorState, 'chosen' | 'prompt' | 'image' | 'book'>): number[] | null {
   const spans = splitSentences(state.chosen);
   const rows = resolveNumbers(state.book, 'chosen', state.chosen, spans, { prompt: state.prompt, image: imageKey(state.image?.dataUrl) });
-  return rows.length > 0 && rows.every((r) => r.similarity.source !== 'placeholder') ? rows.map((r) => r.numbers.similarity) : null;
+  return rows.length > 0 && rows.every((r) => r.sources.similarity.source !== 'placeholder') ? rows.map((r) => r.numbers.similarity) : null;
 }
 
 const first = EXAMPLE_PAIRS[0];
@@ -85,9 +84,9 @@ export const useCalculator = create<CalculatorState>()(
       focus: { side: 'chosen', index: 0 },
       notice: null,
       setText: (field, text) => set({ [field]: text }),
-      setNumber: (side, sentence, field, value, current) =>
+      setNumber: (side, sentence, field, value) =>
         set((state) => {
-          const book = pruned(setByHand(state.book, side, sentence, field, value, current), state);
+          const book = pruned(setByHand(state.book, side, sentence, field, value), state);
           if (field === 'similarity') return { book };
           // A hand-set log-prob overrides the model's tokens of this response.
           return { book, scored: { ...state.scored, [side]: undefined } };

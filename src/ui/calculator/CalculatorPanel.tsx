@@ -61,7 +61,7 @@ export function CalculatorPanel({ backend }: { backend: BackendChoice | null }) 
               rows={view[side]}
               focusIndex={focusOn(side)}
               onFocusSentence={(i) => state.setFocus(side, i)}
-              onNumber={(i, field, value) => state.setNumber(side, view[side][i].text, field, value, view[side][i].numbers)}
+              onNumber={(i, field, value) => state.setNumber(side, view[side][i].text, field, value)}
             />
           </div>
         ))}

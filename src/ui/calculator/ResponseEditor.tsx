@@ -52,7 +52,7 @@ export function ResponseEditor({ side, text, rows, focusIndex, onText, onFocusSe
             data-start={row.start}
             data-end={row.end}
             title={`${side === 'chosen' ? `sentence ${i + 1}: w = ${fmt(row.weight)}` : `sentence ${i + 1}: r = ${fmt(row.reward)}`}${
-              row.logpsSource.source === 'placeholder' ? ' (placeholder numbers)' : ''
+              Object.values(row.sources).some((p) => p.source === 'placeholder') ? ' (placeholder numbers)' : ''
             }`}
             onClick={() => onFocusSentence(i)}
             onFocus={() => onFocusSentence(i)}

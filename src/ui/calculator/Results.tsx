@@ -1,5 +1,6 @@
 import type { AspoResult } from '../../aspo';
 import { fmt } from '../common/format';
+import { LOGP_FIELDS } from '../../data/sentenceNumbers';
 import type { SentenceRow } from './compute';
 
 const ROWS: { key: keyof AspoResult; label: string; hint: string }[] = [
@@ -15,8 +16,9 @@ const ROWS: { key: keyof AspoResult; label: string; hint: string }[] = [
 
 /** How many sentences feed the results numbers no one measured; the rejected side's S_i is never used. */
 function unmeasured(rows: SentenceRow[]) {
-  const placeholders = rows.filter((r) => r.logpsSource.source === 'placeholder' || (r.weight !== undefined && r.similaritySource.source === 'placeholder')).length;
-  const stale = rows.filter((r) => r.logpsSource.stale).length;
+  const used = (r: SentenceRow) => LOGP_FIELDS.map((f) => r.sources[f]).concat(r.weight !== undefined ? [r.sources.similarity] : []);
+  const placeholders = rows.filter((r) => used(r).some((p) => p.source === 'placeholder')).length;
+  const stale = rows.filter((r) => used(r).some((p) => p.stale)).length;
   return { placeholders, stale };
 }
 

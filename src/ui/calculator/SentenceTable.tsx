@@ -1,5 +1,5 @@
 import type { SentenceNumbers } from '../../data/examples';
-import type { Provenance } from '../../data/sentenceNumbers';
+import { LOGP_FIELDS, type Provenance, type SentenceField } from '../../data/sentenceNumbers';
 import type { Side } from '../../state/calculatorStore';
 import { NumberField } from '../common/NumberField';
 import { fmt } from '../common/format';
@@ -27,20 +27,23 @@ function sourceHint(p: Provenance): string {
   return `scored by ${p.model}`;
 }
 
-function SourceCell({ testId, similarity, logps }: { testId: string; similarity?: Provenance; logps: Provenance }) {
-  const same = !similarity || sourceWord(similarity) === sourceWord(logps);
-  const parts = same ? [sourceWord(logps)] : [`S: ${sourceWord(similarity)}`, `ℓ, n: ${sourceWord(logps)}`];
-  const hints = similarity ? [`S: ${sourceHint(similarity)}`, `log-probs and n: ${sourceHint(logps)}`] : [sourceHint(logps)];
-  const classes = [similarity, logps].filter((p): p is Provenance => !!p).map((p) => `source-${sourceWord(p).replace(/ /g, '-')}`);
+const FIELD_NAMES: Record<SentenceField, string> = { similarity: 'S', policyLogp: 'Σℓθ', refLogp: 'Σℓref', tokens: 'n' };
+
+/** The row's sources in words, fields with the same source together ("S: scored; ℓ, n: stale"). */
+function SourceCell({ testId, sources, fields }: { testId: string; sources: Record<SentenceField, Provenance>; fields: SentenceField[] }) {
+  const groups = new Map<string, SentenceField[]>();
+  for (const f of fields) groups.set(sourceWord(sources[f]), [...(groups.get(sourceWord(sources[f])) ?? []), f]);
+  const name = (group: SentenceField[]) => (LOGP_FIELDS.every((f) => group.includes(f)) && group.length === 3 ? 'ℓ, n' : group.map((f) => FIELD_NAMES[f]).join(', '));
+  const text = groups.size === 1 ? [...groups.keys()][0] : [...groups].map(([word, group]) => `${name(group)}: ${word}`).join('; ');
+  const hint = fields.map((f) => `${FIELD_NAMES[f]}: ${sourceHint(sources[f])}`).join('; ');
   return (
     <td
-      className={`source ${[...new Set(classes)].join(' ')}`}
-      title={hints.join('; ')}
+      className={`source ${[...groups.keys()].map((w) => `source-${w.replace(/ /g, '-')}`).join(' ')}`}
+      title={hint}
       data-testid={testId}
-      data-similarity={similarity && sourceWord(similarity)}
-      data-logps={sourceWord(logps)}
+      {...Object.fromEntries(fields.map((f) => [`data-${f.toLowerCase()}`, sourceWord(sources[f])]))}
     >
-      {parts.join('; ')}
+      {text}
     </td>
   );
 }
@@ -93,11 +96,11 @@ export function SentenceTable({ side, rows, focusIndex, onNumber, onFocusSentenc
                 <th scope="row" title={row.text}>
                   {i + 1}
                 </th>
-                <SourceCell testId={`source-${id}`} similarity={chosen ? row.similaritySource : undefined} logps={row.logpsSource} />
+                <SourceCell testId={`source-${id}`} sources={row.sources} fields={chosen ? ['similarity', ...LOGP_FIELDS] : [...LOGP_FIELDS]} />
                 {chosen && (
                   <td>
                     <NumberField
-                      label={marked(`S of sentence ${i + 1}`, row.similaritySource)}
+                      label={marked(`S of sentence ${i + 1}`, row.sources.similarity)}
                       hideLabel
                       slider
                       min={-1}
@@ -107,7 +110,7 @@ export function SentenceTable({ side, rows, focusIndex, onNumber, onFocusSentenc
                       testId={`similarity-${id}`}
                       onChange={(v) => onNumber(i, 'similarity', v)}
                     />
-                    {row.similaritySource.truncated && (
+                    {row.sources.similarity.truncated && (
                       <span className="truncated" title="Longer than CLIP's text window: only its beginning was scored" data-testid={`truncated-${id}`}>
                         ✂ truncated
                       </span>
@@ -116,7 +119,7 @@ export function SentenceTable({ side, rows, focusIndex, onNumber, onFocusSentenc
                 )}
                 <td>
                   <NumberField
-                    label={marked(`policy log-prob of ${side} sentence ${i + 1}`, row.logpsSource)}
+                    label={marked(`policy log-prob of ${side} sentence ${i + 1}`, row.sources.policyLogp)}
                     hideLabel
                     max={0}
                     step={0.1}
@@ -127,7 +130,7 @@ export function SentenceTable({ side, rows, focusIndex, onNumber, onFocusSentenc
                 </td>
                 <td>
                   <NumberField
-                    label={marked(`reference log-prob of ${side} sentence ${i + 1}`, row.logpsSource)}
+                    label={marked(`reference log-prob of ${side} sentence ${i + 1}`, row.sources.refLogp)}
                     hideLabel
                     max={0}
                     step={0.1}
@@ -138,7 +141,7 @@ export function SentenceTable({ side, rows, focusIndex, onNumber, onFocusSentenc
                 </td>
                 <td>
                   <NumberField
-                    label={marked(`token count of ${side} sentence ${i + 1}`, row.logpsSource)}
+                    label={marked(`token count of ${side} sentence ${i + 1}`, row.sources.tokens)}
                     hideLabel
                     min={1}
                     step={1}

@@ -19,6 +19,7 @@ import {
   scoredFits,
   type LogpNumbers,
   type NumberBook,
+  type SentenceField,
   type PairContext,
   type Provenance,
   type ScoredResponse,
@@ -40,9 +41,8 @@ export interface CalculatorInput {
 /** One sentence as the calculator shows it. Weight fields exist for the chosen side only (only it is reweighted). */
 export interface SentenceRow extends SentenceSpan {
   numbers: SentenceNumbers;
-  /** Where S_i came from, and where the log-probs and token count came from. */
-  similaritySource: Provenance;
-  logpsSource: Provenance;
+  /** Where each number came from. */
+  sources: Record<SentenceField, Provenance>;
   perplexity: number;
   reward: number;
   simNorm?: number;
@@ -175,8 +175,7 @@ export function computeCalculator(input: CalculatorInput): CalculatorView {
     chosen: chosenSpans.map((span, i) => ({
       ...span,
       numbers: chosenNumbers[i],
-      similaritySource: chosenResolved[i].similarity,
-      logpsSource: chosenResolved[i].logps,
+      sources: chosenResolved[i].sources,
       perplexity: chosen.perplexity[i],
       reward: chosen.rewards[i],
       simNorm: sentenceWeights.simNorm[i],
@@ -187,8 +186,7 @@ export function computeCalculator(input: CalculatorInput): CalculatorView {
     rejected: rejectedSpans.map((span, i) => ({
       ...span,
       numbers: rejectedNumbers[i],
-      similaritySource: rejectedResolved[i].similarity,
-      logpsSource: rejectedResolved[i].logps,
+      sources: rejectedResolved[i].sources,
       perplexity: rejected.perplexity[i],
       reward: rejected.rewards[i],
       tokens: tokensOf(rejectedScored, rejectedTokens.tokenSentence, i),
