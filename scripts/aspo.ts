@@ -31,5 +31,5 @@ async function main() {
 main().catch((err: Error) => {
   const usageError = err instanceof UsageError || (err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS');
   process.stderr.write(usageError ? `aspo: ${err.message}\n${usage()}\n` : `aspo: ${err.message}\n`);
-  process.exit(usageError ? 2 : 1);
+  process.exit(usageError ? 2 : ((err as { exitCode?: number }).exitCode ?? 1));
 });

@@ -1,4 +1,5 @@
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { constants as osConstants } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { RawImage } from '@huggingface/transformers';
@@ -8,21 +9,70 @@ import { decodeUtf8 } from '../../src/data/utf8';
 import type { BatchMetrics } from '../../src/aspo/objective';
 import { loadTfjsEngine } from '../../src/models/tfjs/engine';
 import { exportPeftAdapter } from '../../src/train/peft';
-import { resolveSettings, type TrainSettingsInput } from '../../src/train/settings';
-import { loraOptions, sandboxImageLoader, Trainer, type ImageLoader, type SimilarityFn, type StepReport } from '../../src/train/trainer';
+import { resolveSettings, type TrainSettings, type TrainSettingsInput } from '../../src/train/settings';
+import { loraOptions, pairsFingerprint, sandboxImageLoader, Trainer, type ImageLoader, type SimilarityFn, type StepReport } from '../../src/train/trainer';
 import { nodeFolderSource } from '../lib/nodeModelSource';
 import { integerOption, numberOption, requiredString, SEED_RANGE, UsageError, type Command } from './args';
+import {
+  appendMetrics,
+  checkOutFolder,
+  clearRunFiles,
+  createOutFolder,
+  readCheckpoint,
+  readRunRecord,
+  RUN_FILES,
+  saveCheckpointFiles,
+  writeMetrics,
+  writeRunRecord,
+  type RunRecord,
+  type RunStatus,
+} from './runFolder';
 
-/** One line of metrics.jsonl: the step, its learning rate and the metrics under TRL's names. */
-export function metricsLine(report: StepReport): Record<string, unknown> {
-  const line: Record<string, unknown> = { step: report.step, lr: report.lr };
-  for (const [k, v] of Object.entries(report.metrics as BatchMetrics)) line[k] = v;
-  line.grad_norm = report.gradNorm;
-  line.ms = Math.round(report.ms);
-  if (report.skipped) line.skipped = report.skipped;
-  if (report.notices.length > 0) line.notices = report.notices;
-  return line;
-}
+/** Steps between checkpoints when --save-every is not given: a lost tail of at most this many steps. */
+export const DEFAULT_SAVE_EVERY = 10;
+
+/** The options that make a run what it is: recorded in run.json, and compared on --resume. */
+const RUN_OPTIONS = [
+  'model',
+  'pairs',
+  'objective',
+  'alpha',
+  'beta',
+  'normalization',
+  'granularity',
+  'perplexity-source',
+  'rank',
+  'lora-alpha',
+  'lr',
+  'warmup',
+  'batch-size',
+  'max-seq-len',
+  'grad-clip',
+  'steps',
+  'seed',
+  'base-model',
+  'eval',
+] as const;
+/** Options naming files, compared as absolute paths. */
+const PATH_OPTIONS = new Set(['model', 'pairs', 'eval']);
+/** The option that sets each setting, to say which one differs on --resume. */
+const SETTING_OPTIONS: [string, (s: TrainSettings) => unknown][] = [
+  ['objective', (s) => s.objective],
+  ['alpha', (s) => s.alpha],
+  ['beta', (s) => s.beta],
+  ['normalization', (s) => s.normalization],
+  ['granularity', (s) => s.granularity],
+  ['perplexity-source', (s) => s.perplexitySource],
+  ['rank', (s) => s.lora.r],
+  ['lora-alpha', (s) => s.lora.alpha],
+  ['lr', (s) => s.lr],
+  ['warmup', (s) => s.warmupSteps],
+  ['batch-size', (s) => s.batchSize],
+  ['max-seq-len', (s) => s.maxSeqLen],
+  ['grad-clip', (s) => s.gradClipNorm],
+  ['steps', (s) => s.steps],
+  ['seed', (s) => s.seed],
+];
 
 function optionalNumber(values: Record<string, unknown>, name: string): number | undefined {
   return values[name] === undefined ? undefined : numberOption(values, name, 0);
@@ -37,145 +87,384 @@ function oneOf<T extends string>(values: Record<string, unknown>, name: string, 
   return v as T;
 }
 
+function settingsFrom(options: Record<string, string>): TrainSettings {
+  const objective = oneOf(options, 'objective', ['dpo', 'aspo'] as const);
+  if (!objective) throw new UsageError('--objective is required (dpo or aspo)');
+  const steps = integerOption(options, 'steps', { min: 1 });
+  if (steps === undefined) throw new UsageError('--steps is required');
+  const rank = integerOption(options, 'rank', { min: 1 });
+  const loraAlpha = optionalNumber(options, 'lora-alpha') ?? (rank !== undefined ? 2 * rank : undefined);
+  const input: TrainSettingsInput = {
+    objective,
+    alpha: optionalNumber(options, 'alpha'),
+    beta: optionalNumber(options, 'beta'),
+    normalization: oneOf(options, 'normalization', ['mean', 'reward-ratio', 'none'] as const),
+    granularity: oneOf(options, 'granularity', ['sentence', 'response', 'token'] as const),
+    perplexitySource: oneOf(options, 'perplexity-source', ['policy', 'reference'] as const),
+    lr: optionalNumber(options, 'lr'),
+    warmupSteps: integerOption(options, 'warmup', { min: 0 }),
+    batchSize: integerOption(options, 'batch-size', { min: 1 }),
+    maxSeqLen: integerOption(options, 'max-seq-len', { min: 1 }),
+    gradClipNorm: optionalNumber(options, 'grad-clip'),
+    steps,
+    seed: integerOption(options, 'seed', SEED_RANGE) ?? 0,
+    lora: { ...(rank !== undefined ? { r: rank } : {}), ...(loraAlpha !== undefined ? { alpha: loraAlpha } : {}) },
+  };
+  for (const key of Object.keys(input) as (keyof TrainSettingsInput)[]) if (input[key] === undefined) delete input[key];
+  try {
+    return resolveSettings(input);
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
+}
+
+/** The run-defining options given on the command line, paths made absolute. */
+function runOptions(values: Record<string, unknown>): Record<string, string> {
+  const options: Record<string, string> = {};
+  for (const name of RUN_OPTIONS) {
+    const v = values[name];
+    if (typeof v !== 'string') continue;
+    options[name] = PATH_OPTIONS.has(name) && v !== 'sandbox' ? resolve(v) : v;
+  }
+  return options;
+}
+
+/** Each option given to --resume that would make another run than the recorded one, with both values. */
+function resumeDifferences(record: RunRecord, given: Record<string, string>, settings: TrainSettings): string[] {
+  const differences: string[] = [];
+  for (const name of ['model', 'pairs', 'eval', 'base-model']) {
+    if (given[name] !== undefined && given[name] !== record.options[name]) {
+      differences.push(`--${name} (the run used ${record.options[name] ?? 'none'}, given ${given[name]})`);
+    }
+  }
+  for (const [name, get] of SETTING_OPTIONS) {
+    const was = JSON.stringify(get(record.settings));
+    const now = JSON.stringify(get(settings));
+    if (was !== now) differences.push(`--${name} (the run used ${was}, given ${now})`);
+  }
+  return differences;
+}
+
+interface PairsFile {
+  pairs: PreferencePair[];
+  /** how messages name each pair: `file:line`, or undefined for the sandbox (`training pair N`) */
+  labels?: string[];
+  /** the file's line of each pair (sandbox: its position) */
+  lines: number[];
+  base: string;
+  skipped: number[];
+}
+
+/** Reads --pairs / --eval, refusing a missing file or a folder with the fix; bad lines are reported and skipped. */
+function readPairs(file: string, option: string, role: 'training' | 'evaluation', warn: Warn): PairsFile {
+  if (file === 'sandbox') {
+    const { train, heldOut } = sandboxPairs();
+    const pairs = role === 'training' ? train : heldOut;
+    return { pairs, lines: pairs.map((_, i) => i + 1), base: process.cwd(), skipped: [] };
+  }
+  let isFolder: boolean;
+  try {
+    isFolder = statSync(file).isDirectory();
+  } catch (err) {
+    const missing = (err as NodeJS.ErrnoException).code === 'ENOENT';
+    throw new Error(`--${option} ${file}: ${missing ? 'no such file' : (err as Error).message}; give a JSONL file of pairs, or "sandbox"`);
+  }
+  if (isFolder) {
+    const inside = readdirSync(file).filter((n) => n.endsWith('.jsonl'));
+    throw new Error(
+      `--${option} ${file} is a folder; give a JSONL file (one { "prompt", "chosen", "rejected", "image"? } object per line)` +
+        (inside.length > 0 ? `, e.g. --${option} ${join(file, inside[0])}` : ''),
+    );
+  }
+  const { pairs, errors, lines } = parsePairsJsonl(decodeUtf8(readFileSync(file), file), file);
+  for (const e of errors) warn(`skipped line ${e.line}: ${e.message}`);
+  if (pairs.length === 0) throw new Error(`${file} holds no valid pair`);
+  return { pairs, labels: lines.map((l) => `${file}:${l}`), lines, base: dirname(resolve(file)), skipped: errors.map((e) => e.line) };
+}
+
+/** An image path of the data, read with a message that names the file and what is wrong with it. */
+async function readImage(path: string): Promise<RawImage> {
+  let isFolder: boolean;
+  try {
+    isFolder = statSync(path).isDirectory();
+  } catch {
+    throw new Error(`no such file ${path}`);
+  }
+  if (isFolder) throw new Error(`${path} is a folder, not an image file`);
+  try {
+    return await RawImage.read(path);
+  } catch (err) {
+    throw new Error(`${path} is not an image that can be decoded (${(err as Error).message}); use PNG, JPEG, WebP, GIF, AVIF or TIFF`);
+  }
+}
+
+/**
+ * On the CPU backend a step's read-backs resolve as microtasks, so a loop of steps never returns to the event
+ * loop, and a SIGINT handler would not run until the run is over.
+ */
+const yieldToEvents = () => new Promise<void>((resolve) => setImmediate(resolve));
+
 /** Where the command reports skipped lines and notices (stderr in the CLI; a collector in tests). */
 export type Warn = (line: string) => void;
 
 const toStderr: Warn = (line) => process.stderr.write(`aspo train: ${line}\n`);
 
-export const trainCommand: Command & { runWith(args: string[], warn: Warn): Promise<unknown> } = {
-  usage: `train --model DIR --pairs JSONL --objective dpo|aspo --steps N --seed S --out DIR
+/** How a caller stops a run: `stop` aborted (with the signal's name as reason) ends it after the step in flight. */
+export interface TrainControl {
+  stop?: AbortSignal;
+  /** told after every step, once its metrics line is written */
+  onStep?: (report: StepReport) => void;
+}
+
+/** A run stopped while preparing: nothing to save; exits with the signal's conventional code. */
+export class Interrupted extends Error {
+  readonly exitCode: number;
+  constructor(readonly signal: string) {
+    super(`stopped by ${signal} while preparing: no step was taken and no file of the run changed`);
+    this.exitCode = exitCodeOf(signal);
+  }
+}
+
+/** 128 + the signal's number, as a shell reports a process ended by that signal (SIGINT 130, SIGTERM 143). */
+function exitCodeOf(signal: string): number {
+  const n = (osConstants.signals as Record<string, number>)[signal];
+  return n === undefined ? 1 : 128 + n;
+}
+
+export interface TrainSummary {
+  out: string;
+  files: string[];
+  /** pairs trained on (lines of the file minus skipped ones) */
+  pairs: number;
+  /** lines skipped: malformed, an image that does not load, a prompt longer than --max-seq-len */
+  skippedLines: number[];
+  steps: number;
+  totalSteps: number;
+  /** the step a --resume continued from */
+  resumedFrom?: number;
+  /** the signal that stopped the run (then `steps` < `totalSteps` and a checkpoint holds them) */
+  interrupted?: string;
+  skippedSteps: number;
+  secondsPerStep: number;
+  first?: BatchMetrics;
+  last?: BatchMetrics;
+  eval?: { pairs: number; skippedLines: number[]; before?: BatchMetrics; after?: BatchMetrics };
+  settings: TrainSettings;
+}
+
+const PARSE_OPTIONS = {
+  ...Object.fromEntries(RUN_OPTIONS.map((name) => [name, { type: 'string' as const }])),
+  out: { type: 'string' },
+  overwrite: { type: 'boolean' },
+  resume: { type: 'string' },
+  'save-every': { type: 'string' },
+} as const;
+
+export const trainCommand: Command & { runWith(args: string[], warn: Warn, control?: TrainControl): Promise<TrainSummary> } = {
+  usage: `train --model DIR --pairs JSONL --objective dpo|aspo --steps N --seed S --out DIR [--overwrite]
       [--alpha A] [--beta B] [--normalization mean|reward-ratio|none] [--granularity sentence|response|token]
       [--perplexity-source policy|reference] [--rank R] [--lora-alpha LA (default 2·R)] [--lr LR] [--warmup W]
       [--batch-size B] [--max-seq-len L] [--grad-clip C] [--base-model ID] [--eval JSONL|sandbox]
+      [--save-every N (default ${DEFAULT_SAVE_EVERY})]
+    train --resume DIR [the same options, or none]
       LoRA fine-tuning with DPO or ASPO on the CPU backend, with the same trainer as the tab. The JSONL holds
       { prompt, chosen, rejected, image?, similarity? } per line (image: a path relative to the file); bad lines
-      are reported on stderr with their number and skipped. ASPO with α > 0 needs similarity.chosen per pair
-      (sandbox:<id> images get the sandbox's stand-in scores). --pairs sandbox / --eval sandbox use the bundled
-      sandbox world (24 training / 8 held-out pairs, for the tiny SmolVLM). Writes adapter_model.safetensors and
-      adapter_config.json (PEFT) and metrics.jsonl (one line per step) into --out; prints a summary, with the
-      --eval metrics before and after training.`,
-  run(args) {
-    return this.runWith(args, toStderr);
-  },
-  async runWith(args, warn) {
-    const { values } = parseArgs({
-      args,
-      options: {
-        model: { type: 'string' },
-        pairs: { type: 'string' },
-        objective: { type: 'string' },
-        alpha: { type: 'string' },
-        beta: { type: 'string' },
-        normalization: { type: 'string' },
-        granularity: { type: 'string' },
-        'perplexity-source': { type: 'string' },
-        rank: { type: 'string' },
-        'lora-alpha': { type: 'string' },
-        lr: { type: 'string' },
-        warmup: { type: 'string' },
-        'batch-size': { type: 'string' },
-        'max-seq-len': { type: 'string' },
-        'grad-clip': { type: 'string' },
-        steps: { type: 'string' },
-        seed: { type: 'string' },
-        out: { type: 'string' },
-        'base-model': { type: 'string' },
-        eval: { type: 'string' },
-      },
-    });
-    const modelDir = requiredString(values, 'model');
-    const pairsFile = requiredString(values, 'pairs');
-    const out = requiredString(values, 'out');
-    const objective = oneOf(values, 'objective', ['dpo', 'aspo'] as const);
-    if (!objective) throw new UsageError('--objective is required (dpo or aspo)');
-    const steps = integerOption(values, 'steps', { min: 1 });
-    if (steps === undefined) throw new UsageError('--steps is required');
-    const rank = integerOption(values, 'rank', { min: 1 });
-    const loraAlpha = optionalNumber(values, 'lora-alpha') ?? (rank !== undefined ? 2 * rank : undefined);
-    const input: TrainSettingsInput = {
-      objective,
-      alpha: optionalNumber(values, 'alpha'),
-      beta: optionalNumber(values, 'beta'),
-      normalization: oneOf(values, 'normalization', ['mean', 'reward-ratio', 'none'] as const),
-      granularity: oneOf(values, 'granularity', ['sentence', 'response', 'token'] as const),
-      perplexitySource: oneOf(values, 'perplexity-source', ['policy', 'reference'] as const),
-      lr: optionalNumber(values, 'lr'),
-      warmupSteps: integerOption(values, 'warmup', { min: 0 }),
-      batchSize: integerOption(values, 'batch-size', { min: 1 }),
-      maxSeqLen: integerOption(values, 'max-seq-len', { min: 1 }),
-      gradClipNorm: optionalNumber(values, 'grad-clip'),
-      steps,
-      seed: integerOption(values, 'seed', SEED_RANGE) ?? 0,
-      lora: { ...(rank !== undefined ? { r: rank } : {}), ...(loraAlpha !== undefined ? { alpha: loraAlpha } : {}) },
-    };
-    for (const key of Object.keys(input) as (keyof TrainSettingsInput)[]) if (input[key] === undefined) delete input[key];
-    let settings;
-    try {
-      settings = resolveSettings(input);
-    } catch (err) {
-      throw new UsageError((err as Error).message);
-    }
-
-    const read = (file: string, role: string): { pairs: PreferencePair[]; base: string; skipped: number[] } => {
-      if (file === 'sandbox') {
-        const { train, heldOut } = sandboxPairs();
-        return { pairs: role === 'training' ? train : heldOut, base: process.cwd(), skipped: [] };
+      (and lines whose image does not load) are reported on stderr with their number and skipped. ASPO with α > 0
+      needs similarity.chosen per pair (sandbox:<id> images get the sandbox's stand-in scores). --pairs sandbox /
+      --eval sandbox use the bundled sandbox world (24 training / 8 held-out pairs, for the tiny SmolVLM).
+      Writes into --out (refused when it holds files, unless --overwrite): adapter_model.safetensors and
+      adapter_config.json (PEFT), metrics.jsonl (one line per step), run.json (options, settings, model, data,
+      progress) and checkpoint.safetensors (adapter, optimizer, data order, step), saved every --save-every steps
+      and on SIGINT/SIGTERM (then it exits with 130/143). --resume DIR continues that run to the same weights as
+      an uninterrupted one; options given again must match the run's. Prints a summary, with the --eval metrics
+      before and after training.`,
+  async run(args) {
+    const controller = new AbortController();
+    const onSignal = (signal: NodeJS.Signals) => {
+      if (controller.signal.aborted) {
+        toStderr(`${signal} again: quitting without saving the step in flight (the last checkpoint stays)`);
+        process.exit(exitCodeOf(signal));
       }
-      const { pairs, errors } = parsePairsJsonl(decodeUtf8(readFileSync(file), file), file);
-      for (const e of errors) warn(`skipped line ${e.line}: ${e.message}`);
-      if (pairs.length === 0) throw new Error(`${file} holds no valid pair`);
-      return { pairs, base: dirname(resolve(file)), skipped: errors.map((e) => e.line) };
+      toStderr(`${signal}: stopping after the step in flight and saving a checkpoint (${signal} again quits at once)`);
+      controller.abort(signal);
     };
-    const training = read(pairsFile, 'training');
-    const evaluation = typeof values.eval === 'string' ? read(values.eval, 'evaluation') : undefined;
-    const { pairs } = training;
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
+    try {
+      const summary = await this.runWith(args, toStderr, { stop: controller.signal });
+      if (summary.interrupted) {
+        toStderr(
+          `stopped by ${summary.interrupted} after step ${summary.steps} of ${summary.totalSteps}; adapter and checkpoint saved in ${summary.out}; ` +
+            `continue with: npm run aspo -- train --resume ${summary.out}`,
+        );
+        process.exitCode = exitCodeOf(summary.interrupted);
+      }
+      return summary;
+    } finally {
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+    }
+  },
+  async runWith(args, warn, control = {}) {
+    const { values } = parseArgs({ args, options: PARSE_OPTIONS });
+    const given = runOptions(values);
+    const stopped = () => (control.stop?.aborted ? String(control.stop.reason) : undefined);
+
+    // Everything that can be refused without the model is checked first.
+    let out: string;
+    let resumed: RunRecord | undefined;
+    let options = given;
+    if (typeof values.resume === 'string') {
+      if (values.overwrite) throw new UsageError('--resume continues a run and --overwrite replaces one; give one of them');
+      out = resolve(values.resume);
+      if (typeof values.out === 'string' && resolve(values.out) !== out) {
+        throw new UsageError(`--resume ${values.resume} writes into that folder; leave out --out (given ${values.out})`);
+      }
+      resumed = readRunRecord(out);
+      if (resumed.status === 'complete') {
+        throw new Error(`--resume ${out}: the run is complete (${resumed.step} of ${resumed.totalSteps} steps); start a new run with another --out to train further`);
+      }
+      options = { ...resumed.options, ...given };
+    } else {
+      out = resolve(requiredString(values, 'out'));
+      checkOutFolder(out, values.overwrite === true);
+    }
+    const settings = settingsFrom(options);
+    if (resumed) {
+      const differences = resumeDifferences(resumed, given, settings);
+      if (differences.length > 0) {
+        throw new UsageError(
+          `--resume ${out}: ${differences.join('; ')}. Leave these out to continue the run as it was, or start a new run with another --out`,
+        );
+      }
+    }
+    const saveEvery = integerOption(values, 'save-every', { min: 1 }) ?? DEFAULT_SAVE_EVERY;
+    const modelDir = requiredString(options, 'model');
+    const training = readPairs(requiredString(options, 'pairs'), 'pairs', 'training', warn);
+    const evaluation = options.eval !== undefined ? readPairs(options.eval, 'eval', 'evaluation', warn) : undefined;
+    const fingerprint = pairsFingerprint(training.pairs);
+    if (resumed && fingerprint !== resumed.data.fingerprint) {
+      throw new Error(`--resume ${out}: ${options.pairs} is not the data the run started on (fingerprint ${fingerprint}, the run's ${resumed.data.fingerprint}); resuming needs the same pairs`);
+    }
+    if (!resumed) createOutFolder(out);
+    const source = nodeFolderSource(modelDir);
+
     // Images are paths relative to their own JSONL file.
     const bases = new Map<PreferencePair, string>();
-    for (const set of [training, evaluation]) for (const p of set?.pairs ?? []) bases.set(p, set!.base);
+    const labels = new Map<PreferencePair, string>();
+    for (const set of [training, evaluation]) {
+      set?.pairs.forEach((p, i) => {
+        bases.set(p, set.base);
+        labels.set(p, set.labels?.[i] ?? `pair ${i + 1}`);
+      });
+    }
     const loadImage: ImageLoader = (key, pair) =>
-      key.startsWith(SANDBOX_KEY_PREFIX) ? sandboxImageLoader(key, pair) : RawImage.read(resolve(bases.get(pair) ?? process.cwd(), key));
+      key.startsWith(SANDBOX_KEY_PREFIX) ? sandboxImageLoader(key, pair) : readImage(resolve(bases.get(pair) ?? process.cwd(), key));
     const similarity: SimilarityFn = async (pair, sentences) => {
       if (pair.image?.startsWith(SANDBOX_KEY_PREFIX)) return sandboxSentenceSimilarities(pair, sentences);
       throw new Error(
-        `a pair (prompt ${JSON.stringify(pair.prompt.slice(0, 40))}) has no similarity.chosen: ASPO with α > 0 needs S_i per chosen sentence ` +
+        `${labels.get(pair)}: the pair has no similarity.chosen: ASPO with α > 0 needs S_i per chosen sentence ` +
           '(score them with `npm run aspo -- similarity`), or use --alpha 0 (ASPO-P) or --objective dpo',
       );
     };
 
-    const engine = await loadTfjsEngine(nodeFolderSource(modelDir), { lora: loraOptions(settings) });
-    const trainer = new Trainer({ engine, pairs, settings, loadImage, similarity });
+    const engine = await loadTfjsEngine(source, { lora: loraOptions(settings) });
+    const trainer = new Trainer({ engine, pairs: training.pairs, settings, loadImage, similarity, pairLabels: training.labels });
+    const baseModel = options['base-model'] ?? resolve(modelDir);
     try {
-      await trainer.prepare();
+      await trainer.prepare(async () => {
+        await yieldToEvents();
+        const signal = stopped();
+        if (signal) throw new Interrupted(signal);
+      });
       for (const n of trainer.notices) warn(n);
-      const evalBefore = evaluation ? await trainer.evaluate(evaluation.pairs) : undefined;
-      mkdirSync(out, { recursive: true });
-      const metricsPath = join(out, 'metrics.jsonl');
-      writeFileSync(metricsPath, '');
-      const started = performance.now();
-      let last: StepReport | undefined;
-      let skipped = 0;
-      while (!trainer.done) {
-        last = await trainer.step();
-        if (last.skipped) skipped += 1;
-        writeFileSync(metricsPath, `${JSON.stringify(metricsLine(last))}\n`, { flag: 'a' });
+      const leftOutLines = trainer.leftOut.map((i) => training.lines[i]);
+      const skippedLines = [...training.skipped, ...leftOutLines].sort((a, b) => a - b);
+
+      let record: RunRecord;
+      let evalLeftOut: number[] = [];
+      if (resumed) {
+        if (JSON.stringify(leftOutLines) !== JSON.stringify(resumed.data.leftOutLines)) {
+          throw new Error(
+            `--resume ${out}: the lines left out now (${leftOutLines.join(', ') || 'none'}) are not those of the run (${resumed.data.leftOutLines.join(', ') || 'none'}); ` +
+              'an image or the model changed since the run started',
+          );
+        }
+        await trainer.importState(readCheckpoint(out));
+        writeMetrics(out, trainer.history);
+        record = { ...resumed, status: 'running', message: undefined };
+      } else {
+        const evalBefore = evaluation ? await trainer.evaluate(evaluation.pairs, evaluation.labels) : undefined;
+        for (const n of evalBefore?.notices ?? []) warn(n);
+        if (evalBefore && evaluation) evalLeftOut = evalBefore.leftOut.map((i) => evaluation.lines[i]);
+        // Only now, with the new run ready to take its first step, do the old run's files go.
+        clearRunFiles(out);
+        const now = new Date().toISOString();
+        record = {
+          format: 'aspo-train-run',
+          version: 1,
+          status: 'running',
+          step: 0,
+          totalSteps: trainer.totalSteps,
+          options,
+          settings,
+          model: { path: resolve(modelDir), id: baseModel, modelType: engine.config.modelType },
+          data: { pairs: options.pairs, fingerprint, pairCount: training.pairs.length, skippedLines: training.skipped, leftOutLines, ...(options.eval ? { eval: options.eval } : {}) },
+          ...(evalBefore ? { evalBefore: evalBefore.metrics } : {}),
+          startedAt: now,
+          updatedAt: now,
+        };
+        writeRunRecord(out, record);
+        writeMetrics(out, []);
       }
-      const files = await exportPeftAdapter(engine.model.lora, { baseModel: values['base-model'] ?? resolve(modelDir) });
-      writeFileSync(join(out, 'adapter_model.safetensors'), files['adapter_model.safetensors']);
-      writeFileSync(join(out, 'adapter_config.json'), files['adapter_config.json']);
+      const resumedFrom = resumed ? trainer.stepsDone : undefined;
+
+      const save = async (status: RunStatus, message?: string) => {
+        const checkpoint = await trainer.exportState();
+        saveCheckpointFiles(out, checkpoint, await exportPeftAdapter(engine.model.lora, { baseModel }));
+        record = { ...record, status, step: checkpoint.step, ...(message ? { message } : {}) };
+        writeRunRecord(out, record);
+      };
+      const started = performance.now();
+      const sessionStart = trainer.stepsDone;
+      try {
+        while (!trainer.done && !stopped()) {
+          const report = await trainer.step();
+          appendMetrics(out, report);
+          control.onStep?.(report);
+          await yieldToEvents();
+          if (!trainer.done && !stopped() && trainer.stepsDone % saveEvery === 0) await save('running');
+        }
+        const interrupted = stopped();
+        if (interrupted && !trainer.done) await save('interrupted', `stopped by ${interrupted} after step ${trainer.stepsDone} of ${trainer.totalSteps}`);
+        else await save('complete');
+      } catch (err) {
+        writeRunRecord(out, { ...record, status: 'failed', message: (err as Error).message });
+        throw err;
+      }
+      const sessionSteps = trainer.stepsDone - sessionStart;
       const seconds = (performance.now() - started) / 1000;
-      const evalAfter = evaluation ? await trainer.evaluate(evaluation.pairs) : undefined;
+      const interrupted = trainer.done ? undefined : stopped();
+      const evalAfter = evaluation && !interrupted ? await trainer.evaluate(evaluation.pairs, evaluation.labels) : undefined;
       for (const n of evalAfter?.notices ?? []) warn(n);
+      if (evalAfter && evaluation) evalLeftOut = evalAfter.leftOut.map((i) => evaluation.lines[i]);
+      const evalSkipped = evaluation ? [...evaluation.skipped, ...evalLeftOut].sort((a, b) => a - b) : [];
       return {
-        out: resolve(out),
-        files: ['adapter_model.safetensors', 'adapter_config.json', 'metrics.jsonl'],
-        pairs: pairs.length,
-        skippedLines: training.skipped,
+        out,
+        files: [...RUN_FILES],
+        pairs: training.pairs.length - leftOutLines.length,
+        skippedLines,
         steps: trainer.stepsDone,
-        skippedSteps: skipped,
-        secondsPerStep: trainer.stepsDone > 0 ? seconds / trainer.stepsDone : 0,
+        totalSteps: trainer.totalSteps,
+        ...(resumedFrom !== undefined ? { resumedFrom } : {}),
+        ...(interrupted ? { interrupted } : {}),
+        skippedSteps: trainer.history.filter((r) => r.skipped).length,
+        secondsPerStep: sessionSteps > 0 ? seconds / sessionSteps : 0,
         first: trainer.history[0]?.metrics,
-        last: last?.metrics,
-        ...(evaluation ? { eval: { pairs: evalAfter!.pairs, skippedLines: evaluation.skipped, before: evalBefore!.metrics, after: evalAfter!.metrics } } : {}),
+        last: trainer.history.at(-1)?.metrics,
+        ...(evaluation
+          ? { eval: { pairs: evaluation.pairs.length - evalLeftOut.length, skippedLines: evalSkipped, before: record.evalBefore, after: evalAfter?.metrics } }
+          : {}),
         settings,
       };
     } finally {

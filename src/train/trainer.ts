@@ -18,9 +18,11 @@
  *  2. The weights of the batch: `granularityUnits` (so `response` granularity normalises across the batch).
  *  3. Per pair, chosen and rejected in one forward: loss `aspoObjectiveTf(…).loss / batchSize`, gradients of the
  *     LoRA variables summed over the batch (gradient accumulation).
- *  4. Loss and global gradient norm are read back; if either is not finite the step is skipped and reported,
- *     nothing is applied. Otherwise the gradient is clipped to `gradClipNorm` and Adam updates the adapters.
- *  5. Metrics from `aspoBatchMetrics` on the policy log-probs of step 3 (names as TRL's DPOTrainer logs them).
+ *  4. Loss, global gradient norm and the policy log-probs are read back; if any is not finite the step is skipped
+ *     and reported, nothing is applied (a policy that is not finite already in step 1 skips the step there).
+ *     Otherwise the gradient is clipped to `gradClipNorm` and Adam updates the adapters.
+ *  5. Metrics from `aspoBatchMetrics` on the policy log-probs of step 3 (names as TRL's DPOTrainer logs them);
+ *     all NaN when those are not finite.
  */
 import * as tf from '@tensorflow/tfjs';
 import { RawImage } from '@huggingface/transformers';
@@ -52,6 +54,8 @@ export interface TrainerOptions {
   loadImage?: ImageLoader;
   /** used when a pair carries no `similarity.chosen`; needed only by ASPO with α > 0 */
   similarity?: SimilarityFn;
+  /** how messages name each training pair, e.g. `pairs.jsonl:7` (its file and line); default `training pair N` */
+  pairLabels?: readonly string[];
 }
 
 export interface StepReport {
@@ -84,8 +88,10 @@ export interface PrepareProgress {
 
 export interface EvaluationResult {
   metrics: BatchMetrics;
-  /** pairs evaluated (pairs whose prompt alone exceeds maxSeqLen are left out, with a notice) */
+  /** pairs evaluated (pairs whose image does not load or whose prompt alone exceeds maxSeqLen are left out, with a notice) */
   pairs: number;
+  /** indices of the pairs left out */
+  leftOut: number[];
   notices: string[];
 }
 
@@ -114,6 +120,8 @@ interface PreparedResponse {
 }
 
 interface PreparedPair {
+  /** how messages name the pair */
+  label: string;
   encoded: EncodedPrompt;
   chosen: PreparedResponse & { tokenSentence: number[] };
   rejected: PreparedResponse;
@@ -184,6 +192,36 @@ export function resetAdapters(lora: LoraAdapters, seed: number): void {
   }
 }
 
+/** The metrics of TRL's DPOTrainer, each NaN: what a step reports when its log-probs are not finite. */
+function nanMetrics(): BatchMetrics {
+  const metrics: Record<keyof BatchMetrics, number> = {
+    loss: NaN,
+    'rewards/chosen': NaN,
+    'rewards/rejected': NaN,
+    'rewards/margins': NaN,
+    'rewards/accuracies': NaN,
+    'logps/chosen': NaN,
+    'logps/rejected': NaN,
+    'aspo/margin': NaN,
+    'aspo/lambda': NaN,
+    'aspo/weight_mean': NaN,
+    'aspo/weight_std': NaN,
+  };
+  return metrics;
+}
+
+/** The reference's log-probs were finite (prepare checks them), so a policy that is not must have run away. */
+const DIVERGED = ' (the adapters have diverged; a lower learning rate avoids this)';
+
+/** Which log-prob of the pair is not finite, in words; undefined when all are. */
+function firstNonFinite(p: PreparedPair, chosen: readonly number[], rejected: readonly number[], model: 'policy' | 'reference'): string | undefined {
+  for (const [which, values] of [['chosen', chosen], ['rejected', rejected]] as const) {
+    const t = values.findIndex((v) => !Number.isFinite(v));
+    if (t >= 0) return `the ${model} log-prob of token ${t + 1} of the ${which} response of ${p.label} is ${values[t]}`;
+  }
+  return undefined;
+}
+
 function sameList(a: readonly string[], b: readonly string[]): boolean {
   return a.length === b.length && a.every((x, i) => x === b[i]);
 }
@@ -199,6 +237,7 @@ export class Trainer {
   readonly notices: string[] = [];
   private readonly loadImage: ImageLoader;
   private readonly similarityFn?: SimilarityFn;
+  private readonly labels: readonly string[];
   private readonly lora: LoraAdapters;
   private readonly variables: tf.Variable[];
   private readonly adam: Adam;
@@ -217,6 +256,10 @@ export class Trainer {
     this.totalSteps = totalSteps(this.settings, this.pairs.length);
     this.loadImage = options.loadImage ?? sandboxImageLoader;
     this.similarityFn = options.similarity;
+    if (options.pairLabels && options.pairLabels.length !== this.pairs.length) {
+      throw new RangeError(`${options.pairLabels.length} pair labels for ${this.pairs.length} training pairs`);
+    }
+    this.labels = options.pairLabels?.slice() ?? this.pairs.map((_, i) => `training pair ${i + 1}`);
     this.lora = this.engine.model.lora;
     const { r, alpha, targetModules } = this.settings.lora;
     if (this.lora.r !== r || this.lora.alpha !== alpha || !sameList([...this.lora.targetModules].sort(), [...targetModules].sort())) {
@@ -245,6 +288,11 @@ export class Trainer {
     return this.prepared !== null;
   }
 
+  /** Indices of the training pairs that prepare() left out (image not loadable, prompt longer than maxSeqLen). */
+  get leftOut(): number[] {
+    return (this.prepared ?? []).flatMap((p, i) => (p === null ? [i] : []));
+  }
+
   /** Whether the weights depend on the current policy's (detached) log-probs. */
   private get weightsNeedPolicy(): boolean {
     const s = this.settings;
@@ -266,7 +314,16 @@ export class Trainer {
   private async preparePair(pair: PreferencePair, label: string): Promise<PreparedPair | null> {
     const { engine } = this;
     const maxSeqLen = this.settings.maxSeqLen;
-    const image = pair.image !== undefined ? await this.loadImage(pair.image, pair) : undefined;
+    let image: RawImage | undefined;
+    if (pair.image !== undefined) {
+      // A picture that does not load loses its pair, not the run, like a malformed line of the data.
+      try {
+        image = await this.loadImage(pair.image, pair);
+      } catch (err) {
+        this.notices.push(`${label} left out: image "${pair.image}" did not load: ${(err as Error).message}`);
+        return null;
+      }
+    }
     const encoded = await engine.encodePrompt(pair.prompt, image);
     // Chosen and rejected run in one forward: the model's window, or what its attention fits for two, may be less than maxSeqLen.
     const fits = engine.sequenceLimit(2);
@@ -311,28 +368,42 @@ export class Trainer {
     const values = (await ref.data()) as Float32Array;
     const width = ref.shape[1];
     ref.dispose();
-    return {
+    const prepared: PreparedPair = {
+      label,
       encoded,
       chosen: { ids: chosenIds, refLogps: Array.from(values.subarray(0, chosenIds.length)), tokenSentence },
       rejected: { ids: rejectedIds, refLogps: Array.from(values.subarray(width, width + rejectedIds.length)) },
       similarity,
       notices,
     };
+    const bad = firstNonFinite(prepared, prepared.chosen.refLogps, prepared.rejected.refLogps, 'reference');
+    if (bad) {
+      this.notices.push(`${label} left out: ${bad} (does the base model hold NaN or infinite weights?)`);
+      return null;
+    }
+    return prepared;
   }
 
-  /** Encodes every training pair and computes its reference log-probs and similarities, once. */
-  async prepare(onProgress?: (p: PrepareProgress) => void): Promise<void> {
+  /**
+   * Encodes every training pair and computes its reference log-probs and similarities, once. A promise returned
+   * by `onProgress` is awaited before the next pair: a caller can let its event loop run (signals, messages) or
+   * stop the preparation by rejecting.
+   */
+  async prepare(onProgress?: (p: PrepareProgress) => void | Promise<void>): Promise<void> {
     if (this.prepared) return;
     const prepared: (PreparedPair | null)[] = [];
     for (let i = 0; i < this.pairs.length; i++) {
-      onProgress?.({ done: i, total: this.pairs.length, message: `preparing pair ${i + 1} of ${this.pairs.length}` });
-      const p = await this.preparePair(this.pairs[i], `training pair ${i + 1}`);
+      await onProgress?.({ done: i, total: this.pairs.length, message: `preparing pair ${i + 1} of ${this.pairs.length}` });
+      const p = await this.preparePair(this.pairs[i], this.labels[i]);
       if (p) this.notices.push(...p.notices);
       prepared.push(p);
     }
-    if (prepared.every((p) => p === null)) throw new Error(`no training pair fits maxSeqLen ${this.settings.maxSeqLen}`);
+    if (prepared.every((p) => p === null)) {
+      const shown = this.notices.slice(0, 3).join('; ');
+      throw new Error(`none of the ${prepared.length} training pairs could be used: ${shown}${this.notices.length > 3 ? `; and ${this.notices.length - 3} more` : ''}`);
+    }
     this.prepared = prepared;
-    onProgress?.({ done: this.pairs.length, total: this.pairs.length, message: 'ready' });
+    await onProgress?.({ done: this.pairs.length, total: this.pairs.length, message: 'ready' });
   }
 
   /** The next `batchSize` usable pairs in the seeded order (continuing into the next epoch). */
@@ -393,6 +464,11 @@ export class Trainer {
     const policies = this.weightsNeedPolicy && !this.weightsInGraph
       ? await Promise.all(batch.map((p) => this.policyValues(p)))
       : batch.map((p) => ({ chosen: p.chosen.refLogps, rejected: p.rejected.refLogps }));
+    const unweighable = batch.map((p, j) => firstNonFinite(p, policies[j].chosen, policies[j].rejected, 'policy')).find((m) => m !== undefined);
+    if (unweighable) {
+      // No weights can be formed from them, so there is no loss to differentiate either.
+      return this.record({ lr, metrics: nanMetrics(), gradNorm: NaN, clipped: false, skipped: `${unweighable}${DIVERGED}; update not applied`, notices, started, indices, epoch });
+    }
     const units = granularityUnits(
       batch.map((p, j) => this.scores(p, policies[j].chosen, policies[j].rejected)),
       s,
@@ -450,15 +526,17 @@ export class Trainer {
       return this.scores(p, Array.from(values.subarray(0, p.chosen.ids.length)), Array.from(values.subarray(width, width + p.rejected.ids.length)));
     });
     tf.dispose(kept);
-    const metrics = aspoBatchMetrics(pairScores, s);
+    // 5: the float64 re-derivation refuses non-finite log-probs, so those steps report NaN metrics instead.
+    const unscorable = batch.map((p, j) => firstNonFinite(p, pairScores[j].chosen.policyLogps, pairScores[j].rejected.policyLogps, 'policy')).find((m) => m !== undefined);
+    const metrics = unscorable ? nanMetrics() : aspoBatchMetrics(pairScores, s);
 
     let skipped: string | undefined;
     let clipped = false;
-    if (!Number.isFinite(lossValue)) skipped = `loss is not finite (${lossValue}); update not applied`;
+    if (unscorable) skipped = `${unscorable}${DIVERGED}; update not applied`;
+    else if (!Number.isFinite(lossValue)) skipped = `loss is not finite (${lossValue}); update not applied`;
     else if (!Number.isFinite(gradNorm)) skipped = `gradient is not finite (norm ${gradNorm}); update not applied`;
     if (skipped) {
       metrics.loss = lossValue;
-      notices.push(`step ${this.stepIndex + 1} skipped: ${skipped}`);
     } else {
       if (s.gradClipNorm > 0 && gradNorm > s.gradClipNorm) {
         clipped = true;
@@ -470,43 +548,54 @@ export class Trainer {
       this.adam.apply(grads, lr);
     }
     tf.dispose(grads);
+    return this.record({ lr, metrics, gradNorm, clipped, skipped, notices, started, indices, epoch });
+  }
 
+  private record(r: { lr: number; metrics: BatchMetrics; gradNorm: number; clipped: boolean; skipped?: string; notices: string[]; started: number; indices: number[]; epoch: number }): StepReport {
     this.stepIndex += 1;
+    if (r.skipped) r.notices.push(`step ${this.stepIndex} skipped: ${r.skipped}`);
     const report: StepReport = {
       step: this.stepIndex,
-      lr,
-      metrics,
-      gradNorm,
-      clipped,
-      ...(skipped ? { skipped } : {}),
-      notices,
-      ms: performance.now() - started,
-      pairs: indices,
-      epoch,
+      lr: r.lr,
+      metrics: r.metrics,
+      gradNorm: r.gradNorm,
+      clipped: r.clipped,
+      ...(r.skipped ? { skipped: r.skipped } : {}),
+      notices: r.notices,
+      ms: performance.now() - r.started,
+      pairs: r.indices,
+      epoch: r.epoch,
     };
     this.history.push(report);
     return report;
   }
 
   /** Metrics of the current adapters on other pairs (no gradient); their preparation is cached per pair object. */
-  async evaluate(pairs: PreferencePair[]): Promise<EvaluationResult> {
+  async evaluate(pairs: PreferencePair[], labels?: readonly string[]): Promise<EvaluationResult> {
     const scores: PairScores[] = [];
     const notices: string[] = [];
+    const leftOut: number[] = [];
+    let unscorable: string | undefined;
     const before = this.notices.length;
     for (let i = 0; i < pairs.length; i++) {
       let p = this.evalCache.get(pairs[i]);
       if (p === undefined) {
-        p = await this.preparePair(pairs[i], `evaluation pair ${i + 1}`);
+        p = await this.preparePair(pairs[i], labels?.[i] ?? `evaluation pair ${i + 1}`);
         this.evalCache.set(pairs[i], p);
       }
-      if (!p) continue;
+      if (!p) {
+        leftOut.push(i);
+        continue;
+      }
       notices.push(...p.notices);
       const policy = await this.policyValues(p);
+      unscorable ??= firstNonFinite(p, policy.chosen, policy.rejected, 'policy');
       scores.push(this.scores(p, policy.chosen, policy.rejected));
     }
     notices.push(...this.notices.splice(before));
-    if (scores.length === 0) throw new Error('no evaluation pair fits maxSeqLen');
-    return { metrics: aspoBatchMetrics(scores, this.settings), pairs: scores.length, notices };
+    if (scores.length === 0) throw new Error(`no evaluation pair could be used: ${notices.slice(0, 3).join('; ')}`);
+    if (unscorable) notices.push(`evaluation metrics are NaN: ${unscorable}${DIVERGED}`);
+    return { metrics: unscorable ? nanMetrics() : aspoBatchMetrics(scores, this.settings), pairs: scores.length, leftOut, notices };
   }
 
   /** A checkpoint of the run: adapters, Adam moments, data order, step, metrics history. */
