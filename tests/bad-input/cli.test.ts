@@ -7,12 +7,13 @@
  * Add rows to the array of your topic; each array is one item of the issue.
  */
 import { execFile } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { FIXTURE_MODELS } from '../../scripts/lib/nodeModelSource';
+import { parseSafetensors, serializeSafetensors, type SafetensorsTensor } from '../../src/models/safetensors';
 import { ONE_PER_SCRIPT } from '../fixtures/sentenceScripts';
 import { changes, copyModel, cut, snapshot, write, writePng } from './fixtures';
 
@@ -192,9 +193,69 @@ const splitScriptCases: CliCase[] = ONE_PER_SCRIPT.map((c) => ({
 
 const boundedWorkCases: CliCase[] = []; // item 3 (h3)
 const runFolderCases: CliCase[] = []; // item 5 (h5)
-const nonFiniteCases: CliCase[] = []; // item 6
-const parserStrictnessCases: CliCase[] = []; // item 7 (h6)
-const messageCases: CliCase[] = []; // item 8
+/** Item 6, log-probs (h6): a model whose weights are NaN. */
+const nanWeights = (m: string) => {
+  const path = join(m, 'model.safetensors');
+  const { metadata, tensors } = parseSafetensors(readFileSync(path), path);
+  const all: Record<string, SafetensorsTensor> = Object.fromEntries(tensors);
+  const norm = all['model.norm.weight'];
+  all['model.norm.weight'] = { ...norm, data: new Float32Array(norm.data.length).fill(NaN) };
+  writeFileSync(path, serializeSafetensors(all, metadata));
+};
+const nonFiniteCases: CliCase[] = [
+  {
+    name: 'logprobs of a model with NaN weights',
+    setup: (d) => void copyModel(d, 'tiny-smollm2', 'nan', nanWeights),
+    args: (d) => ['logprobs', '--model', join(d, 'nan'), '--prompt', 'Hi.', '--response', 'Hello there.'],
+    exit: 1,
+    stderr: [/folder nan gives a non-finite log-prob \(NaN\) for token 0 /, /Load the model again from its original files/],
+    check: (r) => expect(r.stdout).toBe(''),
+  },
+];
+/** The fixture's model.safetensors with its header length `short` bytes less: it stops inside the header's space padding. */
+const shortHeader = (short: number) => (m: string) => {
+  const path = join(m, 'model.safetensors');
+  const bytes = readFileSync(path);
+  bytes.writeBigUInt64LE(bytes.readBigUInt64LE(0) - BigInt(short), 0);
+  writeFileSync(path, bytes);
+};
+/** Item 7 (h6): a model file the reference safetensors reader refuses, a pairs file not in UTF-8, integers not decimal. */
+const parserStrictnessCases: CliCase[] = [
+  {
+    name: 'a model.safetensors with bytes appended',
+    setup: (d) => void copyModel(d, 'tiny-smollm2', 'm', (m) => appendFileSync(join(m, 'model.safetensors'), 'trailing')),
+    args: (d) => ['logprobs', '--model', join(d, 'm'), '--prompt', 'x', '--response', 'y'],
+    exit: 1,
+    stderr: [/"folder m\/model\.safetensors": the tensors cover \d+ bytes but the data buffer holds \d+: the last 8 bytes of the file belong to no tensor/],
+  },
+  {
+    name: 'a model.safetensors whose header length stops inside its padding',
+    setup: (d) => void copyModel(d, 'tiny-smollm2', 'm', shortHeader(4)),
+    args: (d) => ['logprobs', '--model', join(d, 'm'), '--prompt', 'x', '--response', 'y'],
+    exit: 1,
+    stderr: [/"folder m\/model\.safetensors": header length \d+ stops 4 bytes short of the header's padding/],
+  },
+  {
+    name: 'a pairs file in Latin-1',
+    setup: (d) => void write(join(d, 'pairs.jsonl'), Uint8Array.from(`${GOOD_PAIR}\n{"prompt": "Caf\u00e9?", "chosen": "Oui.", "rejected": "Non."}\n`, (c) => c.charCodeAt(0))),
+    args: trainWith([]),
+    exit: 1,
+    stderr: [/pairs\.jsonl: line 2 is not valid UTF-8 \(byte 0xe9 at offset \d+\); save the file as UTF-8/],
+  },
+  { name: 'a hexadecimal --steps', setup: withPairs, args: trainWith(['--steps', '0x10']), exit: 2, stderr: [/--steps must be a decimal integer ≥ 1, got "0x10"/] },
+  { name: 'a --seed of 2^32', setup: withPairs, args: trainWith(['--seed', '4294967296']), exit: 2, stderr: [/--seed must be a decimal integer from 0 to 4294967295, got "4294967296"/] },
+  { name: 'a fractional --rank', setup: withPairs, args: trainWith(['--rank', '2.5']), exit: 2, stderr: [/--rank must be a decimal integer ≥ 1, got "2.5"/] },
+];
+const messageCases: CliCase[] = [
+  // Item 8, model folders (h6): transformers.js' own message would name an internal URL.
+  {
+    name: 'a model folder without tokenizer.json',
+    setup: (d) => void copyModel(d, 'tiny-smolvlm', 'm', (m) => unlinkSync(join(m, 'tokenizer.json'))),
+    args: (d) => ['logprobs', '--model', join(d, 'm'), '--prompt', 'x', '--response', 'y'],
+    exit: 1,
+    stderr: [/folder m has no file tokenizer\.json \(it holds: .*config\.json/, /copy tokenizer\.json into the folder from the model's original repository/],
+  },
+];
 
 const CLI_CASES: Record<string, CliCase[]> = {
   usageCases,

@@ -10,10 +10,11 @@ import { mkdtempSync, rmSync, unlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { numberOption } from '../../scripts/cli/args';
+import { integerOption, numberOption, SEED_RANGE } from '../../scripts/cli/args';
 import { nodeFolderSource } from '../../scripts/lib/nodeModelSource';
 import { splitSentences } from '../../src/aspo/sentences';
 import { parsePairsJsonl } from '../../src/data/pairs';
+import { decodeUtf8 } from '../../src/data/utf8';
 import { loadClipScorer } from '../../src/models/clip';
 import { parseModelConfig } from '../../src/models/config';
 import { loadOnnxEngine } from '../../src/models/onnx/engine';
@@ -151,7 +152,46 @@ const splitScriptCases: ParserCase[] = SCRIPT_CASES.map((c) => ({
 }));
 
 const tokenizerFileCases: ParserCase[] = []; // item 8
-const parserStrictnessCases: ParserCase[] = []; // item 7 (h6)
+const F32_PAIR = '{"w":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}}';
+const TWO_FLOATS = [0, 0, 0x80, 0x3f, 0, 0, 0, 0x40]; // 1.0f, 2.0f little-endian
+const LATIN1_PAIRS = Uint8Array.from(`${GOOD}\n{"prompt": "Caf\u00e9?", "chosen": "Yes.", "rejected": "No."}\n`, (c) => c.charCodeAt(0));
+const integer = (name: string, raw: string, range: { min: number; max?: number }) => () => integerOption({ [name]: raw }, name, range);
+/** Item 7 (h6): what the reference safetensors reader refuses, text that is not UTF-8, integers that are not decimal. */
+const parserStrictnessCases: ParserCase[] = [
+  rejects(
+    'a header length that stops inside the header padding (weights shifted by 4 bytes)',
+    safetensors(rawSafetensors(`${F32_PAIR}    `, TWO_FLOATS, BigInt(F32_PAIR.length))),
+    [inFile, new RegExp(`header length ${F32_PAIR.length} stops 4 bytes short of the header's padding`), /should be \d+/],
+  ),
+  rejects(
+    'a gap between two tensors',
+    safetensors(rawSafetensors('{"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},"b":{"dtype":"F32","shape":[1],"data_offsets":[8,12]}}', new Uint8Array(12))),
+    [inFile, /tensor "b"/, /gap after tensor "a"/, /bytes 4–7/],
+  ),
+  rejects(
+    'a first tensor that does not start at byte 0',
+    safetensors(rawSafetensors('{"w":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}}', new Uint8Array(8))),
+    [inFile, /tensor "w"/, /must start at byte 0/],
+  ),
+  rejects(
+    'bytes after the last tensor',
+    safetensors(rawSafetensors(F32_PAIR, [...TWO_FLOATS, 1, 2, 3])),
+    [inFile, /the tensors cover 8 bytes but the data buffer holds 11/],
+  ),
+  {
+    name: 'a header padded with JSON whitespace on both sides, as the reference reader allows',
+    run: () => expect(Array.from(parseSafetensors(rawSafetensors(`\n ${F32_PAIR}\t\r `, TWO_FLOATS), SAFETENSORS).tensors.get('w')!.data)).toEqual([1, 2]),
+  },
+  rejects('a Latin-1 pairs file', () => decodeUtf8(LATIN1_PAIRS, 'pairs.jsonl'), [/^pairs\.jsonl: line 2 is not valid UTF-8 \(byte 0xe9 at offset \d+\); save the file as UTF-8/]),
+  rejects('a file cut inside a UTF-8 character', () => decodeUtf8(new TextEncoder().encode('ok\n🚌').subarray(0, 5), 'notes.txt'), [/^notes\.txt: line 2 is not valid UTF-8 \(byte 0xf0 at offset 3\)/]),
+  rejects('a hexadecimal --steps', integer('steps', '0x10', { min: 1 }), [/^--steps must be a decimal integer ≥ 1, got "0x10"$/]),
+  rejects('an exponent --steps', integer('steps', '1e3', { min: 1 }), [/^--steps must be a decimal integer ≥ 1, got "1e3"$/]),
+  rejects('a --steps of 0', integer('steps', '0', { min: 1 }), [/^--steps must be a decimal integer ≥ 1, got "0"$/]),
+  rejects('a --seed of 2^32', integer('seed', '4294967296', SEED_RANGE), [/^--seed must be a decimal integer from 0 to 4294967295, got "4294967296"$/]),
+  { name: 'the largest --seed', run: () => expect(integer('seed', '4294967295', SEED_RANGE)()).toBe(4294967295) },
+  rejects('a hexadecimal number', number('0x10'), [/^--steps must be a decimal number, got "0x10"$/]),
+  { name: 'decimal numbers in every notation', run: () => expect(['1', '-2.5', '.5', '3.', '1e-4', '+2E3'].map((v) => number(v)())).toEqual([1, -2.5, 0.5, 3, 1e-4, 2000]) },
+];
 
 const PARSER_CASES: Record<string, ParserCase[]> = {
   safetensorsCases,
