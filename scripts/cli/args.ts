@@ -1,3 +1,5 @@
+import { SEED_MAX } from '../../src/train/settings';
+
 /** A mistake in how the command was called: reported with the usage text and exit code 2. */
 export class UsageError extends Error {}
 
@@ -20,8 +22,7 @@ export function numberOption(values: Record<string, unknown>, name: string, fall
   return Number(value);
 }
 
-/** The seeds our generator tells apart: it keeps 32 bits, so 2^32 would run as 0. */
-export const SEED_RANGE = { min: 0, max: 2 ** 32 - 1 } as const;
+export const SEED_RANGE = { min: 0, max: SEED_MAX } as const;
 
 /**
  * A decimal integer option in [min, max] (max defaults to the largest exact integer), or undefined when not

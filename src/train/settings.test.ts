@@ -39,5 +39,8 @@ describe('training settings', () => {
     expect(() => resolveSettings({ steps: null, epochs: null })).toThrow(/either steps or epochs/);
     expect(() => resolveSettings({ granularity: 'word' as never })).toThrow(/granularity/);
     expect(() => resolveSettings({ gradClipNorm: -1 })).toThrow(/gradClipNorm/);
+    // 2^32 would run as seed 0.
+    expect(() => resolveSettings({ seed: 2 ** 32 })).toThrow('seed must be an integer from 0 to 4294967295, got 4294967296');
+    expect(resolveSettings({ seed: 2 ** 32 - 1 }).seed).toBe(4294967295);
   });
 });

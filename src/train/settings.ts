@@ -53,6 +53,9 @@ export const DEFAULT_TRAIN_SETTINGS: Readonly<TrainSettings> = Object.freeze({
   seed: 0,
 }) as TrainSettings;
 
+/** The largest seed: the generator keeps 32 bits of it, so 2^32 would run as 0. */
+export const SEED_MAX = 2 ** 32 - 1;
+
 const NORMALIZATIONS: readonly Normalization[] = ['mean', 'reward-ratio', 'none'];
 const GRANULARITIES: readonly Granularity[] = ['sentence', 'response', 'token'];
 const PERPLEXITY_SOURCES: readonly PerplexitySource[] = ['policy', 'reference'];
@@ -90,7 +93,7 @@ export function validateSettings(s: TrainSettings): string[] {
   if (s.epochs !== null && (!finite(s.epochs) || s.epochs <= 0)) errors.push(`epochs must be a positive number, got ${s.epochs}`);
   if (!positiveInt(s.maxSeqLen) || s.maxSeqLen < 4) errors.push(`maxSeqLen must be an integer of at least 4, got ${s.maxSeqLen}`);
   if (!finite(s.gradClipNorm) || s.gradClipNorm < 0) errors.push(`gradClipNorm must be ≥ 0 (0 turns clipping off), got ${s.gradClipNorm}`);
-  if (!(Number.isInteger(s.seed) && s.seed >= 0)) errors.push(`seed must be a non-negative integer, got ${s.seed}`);
+  if (!(Number.isInteger(s.seed) && s.seed >= 0 && s.seed <= SEED_MAX)) errors.push(`seed must be an integer from 0 to ${SEED_MAX}, got ${s.seed}`);
   return errors;
 }
 

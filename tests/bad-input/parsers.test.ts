@@ -180,7 +180,7 @@ const parserStrictnessCases: ParserCase[] = [
   ),
   {
     name: 'a header padded with JSON whitespace on both sides, as the reference reader allows',
-    run: () => expect(Array.from(parseSafetensors(rawSafetensors(`\n ${F32_PAIR}\t\r `, TWO_FLOATS), SAFETENSORS).tensors.get('w')!.data)).toEqual([1, 2]),
+    run: () => expect(Array.from(parseSafetensors(rawSafetensors(`\n ${F32_PAIR}\t\r `, TWO_FLOATS), SAFETENSORS).tensors.get('w')!.data as Float32Array)).toEqual([1, 2]),
   },
   rejects('a Latin-1 pairs file', () => decodeUtf8(LATIN1_PAIRS, 'pairs.jsonl'), [/^pairs\.jsonl: line 2 is not valid UTF-8 \(byte 0xe9 at offset \d+\); save the file as UTF-8/]),
   rejects('a file cut inside a UTF-8 character', () => decodeUtf8(new TextEncoder().encode('ok\n🚌').subarray(0, 5), 'notes.txt'), [/^notes\.txt: line 2 is not valid UTF-8 \(byte 0xf0 at offset 3\)/]),

@@ -1,6 +1,6 @@
 import { memo, useId, useState } from 'react';
 import { useTrain, type FormSettings } from '../../state/trainStore';
-import { validateSettings } from '../../train/settings';
+import { SEED_MAX, validateSettings } from '../../train/settings';
 
 interface NumProps {
   label: string;
@@ -140,7 +140,7 @@ export const SettingsForm = memo(function SettingsForm({ disabled }: { disabled:
         <Num label="Steps" value={form.steps} min={1} integer onChange={(v) => setForm({ steps: v, epochs: null })} testId="set-steps" />
         <Num label="Max sequence length" value={form.maxSeqLen} min={4} integer onChange={(v) => setForm({ maxSeqLen: v })} testId="set-maxlen" />
         <Num label="Grad clip (global norm, 0 = off)" value={form.gradClipNorm} min={0} step={0.1} onChange={(v) => setForm({ gradClipNorm: v })} testId="set-clip" />
-        <Num label="Seed" value={form.seed} min={0} integer onChange={(v) => setForm({ seed: v })} testId="set-seed" />
+        <Num label="Seed" value={form.seed} min={0} max={SEED_MAX} integer onChange={(v) => setForm({ seed: v })} testId="set-seed" />
         <Num label="Checkpoint every N steps" value={checkpointEvery} min={1} integer onChange={setCheckpointEvery} testId="set-checkpoint-every" />
         <Choice
           label="Training data"
