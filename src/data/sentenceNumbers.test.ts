@@ -128,7 +128,7 @@ describe('numbers keyed by sentence text', () => {
     expect(rows.map((r) => logpsOf(r).source)).toEqual(['placeholder', 'model', 'model']);
     expect(rows.map((r) => logpsOf(r).stale)).toEqual([undefined, true, true]);
     expect(rows.map((r) => r.sources.similarity.source)).toEqual(['placeholder', 'model', 'model']);
-    expect(rows[1].numbers.policyLogp).toBe(record.chosen.logps[1].policyLogp);
+    expect(rows[1].numbers.policyLogp).toBe(record.chosen.logps[1]!.policyLogp);
     // Appending a sentence moves the end-of-turn token out of the old last sentence.
     expect(resolve(book, 'chosen', `${chosen} Done.`).map((r) => logpsOf(r).stale)).toEqual([undefined, undefined, true, undefined]);
     expect(resolve(book, 'chosen', chosen, { ...noImage, prompt: 'Another prompt?' }).every((r) => logpsOf(r).stale)).toBe(true);
@@ -158,6 +158,15 @@ describe('numbers keyed by sentence text', () => {
     expect(after[1].numbers.policyLogp).toBe(-14);
     expect(recordScores(noClip, scores(noImage, chosen, 'No.', 7)).clock).toBeGreaterThan(noClip.clock);
     expect(resolve(recordScores(noClip, scores(noImage, chosen, 'No.', 7)), 'chosen', chosen)[1].numbers.similarity).toBeCloseTo(0.27, 12);
+  });
+
+  it("records nothing for a sentence the model's window cut off: it stays a placeholder", () => {
+    const chosen = 'A red square. It is small.';
+    const record = scores(noImage, chosen, 'No.');
+    record.chosen.logps[1] = null;
+    const rows = resolve(recordScores(EMPTY_BOOK, record), 'chosen', chosen);
+    expect(rows.map((r) => logpsOf(r).source)).toEqual(['model', 'placeholder']);
+    expect(rows[1].numbers.policyLogp).toBe(placeholderNumbers('It is small.').policyLogp);
   });
 
   it('uses model tokens only for the text, prompt and image they were computed for', () => {

@@ -211,7 +211,8 @@ export function recordExample(book: NumberBook, example: ExamplePair): NumberBoo
 export interface SideScores {
   response: string;
   spans: SentenceSpan[];
-  logps: LogpNumbers[];
+  /** null for a sentence the model gave no token (its window cut the response before it): nothing is recorded. */
+  logps: (LogpNumbers | null)[];
   /** Absent when no CLIP ran (no image or no CLIP model): S_i is then left as it was. */
   similarity?: { value: number; truncated: boolean }[];
 }
@@ -235,7 +236,8 @@ export function recordScores(book: NumberBook, scores: ScoreRecord): NumberBook 
     spans.forEach((span, i) => {
       const base = { side, text: span.text.trim(), source: 'model' as const, at, image };
       const context = logpContext(scores.pair.prompt, response, span, i === spans.length - 1);
-      logps[modelKey(side, span.text, image, scores.mllm, context)] = { ...base, model: scores.mllm, context, value: values[i] };
+      const value = values[i];
+      if (value) logps[modelKey(side, span.text, image, scores.mllm, context)] = { ...base, model: scores.mllm, context, value };
       const s = sims?.[i];
       if (s && scores.clip) {
         similarity[modelKey(side, span.text, image, scores.clip)] = { ...base, model: scores.clip, value: s.value, ...(s.truncated ? { truncated: true } : {}) };

@@ -96,17 +96,31 @@ export function scoredTokens(spans: SentenceSpan[], scored: ScoredResponse) {
   };
 }
 
-/** Log-prob sums and token counts per sentence from a model's tokens, so the table shows what the model said. */
-export function logpsFromTokens(spans: SentenceSpan[], scored: ScoredResponse): LogpNumbers[] {
+/**
+ * Log-prob sums and token counts per sentence from a model's tokens, so the table shows what the model said;
+ * null for a sentence the model's window cut off, which got no token and so no number from the model.
+ */
+export function logpsFromTokens(spans: SentenceSpan[], scored: ScoredResponse): (LogpNumbers | null)[] {
   const { tokenSentence } = scoredTokens(spans, scored);
   return spans.map((_, i) => {
     const mine = scored.tokens.filter((_, t) => tokenSentence[t] === i);
+    if (mine.length === 0) return null;
     return {
       policyLogp: mine.reduce((s, t) => s + t.policy, 0),
       refLogp: mine.reduce((s, t) => s + t.ref, 0),
-      tokens: Math.max(1, mine.length),
+      tokens: mine.length,
     };
   });
+}
+
+/**
+ * A model's tokens of a response where they fit its text, prompt and image and give every sentence a token;
+ * a response cut by the model's window falls back to the table's numbers.
+ */
+function usableScored(scored: ScoredResponse | undefined, text: string, spans: SentenceSpan[], pair: PairContext) {
+  if (!scoredFits(scored, text, pair)) return undefined;
+  const covered = new Set(scoredTokens(spans, scored).tokenSentence);
+  return spans.every((_, i) => covered.has(i)) ? scored : undefined;
 }
 
 function sideTokens(spans: SentenceSpan[], numbers: SentenceNumbers[], scored: ScoredResponse | undefined) {
@@ -127,8 +141,8 @@ export function computeCalculator(input: CalculatorInput): CalculatorView {
   const rejectedResolved = resolveNumbers(input.book, 'rejected', input.rejected, rejectedSpans, input.pair);
   const chosenNumbers = chosenResolved.map((r) => r.numbers);
   const rejectedNumbers = rejectedResolved.map((r) => r.numbers);
-  const chosenScored = scoredFits(input.scored?.chosen, input.chosen, input.pair) ? input.scored?.chosen : undefined;
-  const rejectedScored = scoredFits(input.scored?.rejected, input.rejected, input.pair) ? input.scored?.rejected : undefined;
+  const chosenScored = usableScored(input.scored?.chosen, input.chosen, chosenSpans, input.pair);
+  const rejectedScored = usableScored(input.scored?.rejected, input.rejected, rejectedSpans, input.pair);
   const chosenTokens = sideTokens(chosenSpans, chosenNumbers, chosenScored);
   const rejectedTokens = sideTokens(rejectedSpans, rejectedNumbers, rejectedScored);
   const chosen = scoreSide(chosenSpans, chosenTokens, input);
