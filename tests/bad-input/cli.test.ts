@@ -191,7 +191,35 @@ const splitScriptCases: CliCase[] = ONE_PER_SCRIPT.map((c) => ({
   check: (r) => expect((JSON.parse(r.stdout) as { sentences: { text: string }[] }).sentences.map((s) => s.text)).toEqual(c.expected),
 }));
 
-const boundedWorkCases: CliCase[] = []; // item 3 (h3)
+const longPair = (sentences: number) =>
+  JSON.stringify({ prompt: 'Colour?', chosen: Array.from({ length: sentences }, (_, i) => `The bus ${i} is red.`).join(' '), rejected: 'It is blue.' });
+
+/** Item 3 (h3): long input is cut to the model's window before any per-token work, and the cut is said. */
+const boundedWorkCases: CliCase[] = [
+  {
+    name: 'train on a 10,000-sentence response (it hung with no output)',
+    setup: (d) => void write(join(d, 'pairs.jsonl'), `${longPair(10_000)}\n`),
+    args: (d) => [
+      'train', '--model', SMOLLM2, '--pairs', join(d, 'pairs.jsonl'), '--objective', 'dpo', '--steps', '1', '--rank', '2', '--max-seq-len', '64', '--out', join(d, 'new'),
+    ],
+    exit: 0,
+    stderr: [
+      /pairs\.jsonl:1: chosen response truncated from \d{6} to \d+ tokens \(maxSeqLen is 64 tokens and the prompt takes \d+\)/,
+      /pairs\.jsonl:1: \d+ of 10000 chosen sentences cut off entirely by the truncation/,
+    ],
+    creates: ['new'],
+    check: (r) => expect(JSON.parse(r.stdout)).toMatchObject({ pairs: 1, steps: 1 }),
+    boundS: 90,
+  },
+  {
+    name: "a sentence longer than CLIP's text window",
+    setup: (d) => writePng(join(d, 'a.png')).then(() => undefined),
+    args: (d) => ['similarity', '--clip', CLIP, '--image', join(d, 'a.png'), '--text', `${'A very long sentence with many words '.repeat(40)}end. Short one.`],
+    exit: 0,
+    stderr: [/--text: sentence 1 is longer than CLIP's text window of 16 tokens; only the beginning was compared with the image/],
+    check: (r) => expect((JSON.parse(r.stdout) as { sentences: { truncated: boolean }[] }).sentences.map((s) => s.truncated)).toEqual([true, false]),
+  },
+];
 const runFolderCases: CliCase[] = []; // item 5 (h5)
 /** Item 6, log-probs (h6): a model whose weights are NaN. */
 const nanWeights = (m: string) => {
