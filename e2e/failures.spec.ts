@@ -4,13 +4,13 @@
  * and leaves the imported adapter in effect, and an image removed can be picked again. No page error throughout.
  */
 import { test, expect, type Page } from '@playwright/test';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { parseSafetensors } from '../src/models/safetensors';
 import { loadTfjsEngine } from '../src/models/tfjs/engine';
-import { exportPeftAdapter } from '../src/train/peft';
+import { exportPeftAdapter, type PeftFiles } from '../src/train/peft';
 import { FIXTURE_MODELS, fixtureSource } from '../scripts/lib/nodeModelSource';
 import { startModelMirror } from '../scripts/lib/modelMirror';
 import { squareImage } from '../tests/setup/images';
@@ -108,32 +108,41 @@ function adapterTensors(bytes: Uint8Array): Map<string, { shape: number[]; data:
   return new Map([...tensors].map(([name, t]) => [name, { shape: t.shape, data: [...t.data] }]));
 }
 
-test('a bad adapter import reports in the adapter panel, replaces its earlier success, and the imported adapter stays in effect', async ({ page }) => {
-  test.setTimeout(240_000);
-  mkdirSync(OUTPUT, { recursive: true });
-  const errors = pageErrors(page);
-
-  // A trained-looking adapter for the bundled model (rank 4, alpha 8), made here on TF.js' CPU backend; and a
-  // broken copy whose config claims rank 8 over the same rank-4 weights.
+/** A trained-looking PEFT adapter for the bundled model (rank 4, alpha 8), made here on TF.js' CPU backend. */
+async function writeAdapter(dir: string): Promise<{ weights: string; config: string; files: PeftFiles }> {
   await tf.setBackend('cpu');
   const engine = await loadTfjsEngine(fixtureSource('tiny-smolvlm'), { lora: { r: 4, alpha: 8, seed: 3 } });
   engine.model.lora.variables().forEach((v, i) => tf.tidy(() => v.assign(tf.randomNormal(v.shape, 0, 0.05, 'float32', 10 + i))));
   const files = await exportPeftAdapter(engine.model.lora, { baseModel: 'tiny-smolvlm' });
   engine.dispose();
-  const dir = mkdtempSync(join(tmpdir(), 'aspo-adapter-'));
   mkdirSync(join(dir, 'good'));
-  mkdirSync(join(dir, 'bad'));
   const weights = join(dir, 'good', 'adapter_model.safetensors');
   const config = join(dir, 'good', 'adapter_config.json');
-  const badConfig = join(dir, 'bad', 'adapter_config.json');
   writeFileSync(weights, files['adapter_model.safetensors']);
   writeFileSync(config, files['adapter_config.json']);
+  return { weights, config, files };
+}
+
+async function loadTrainModel(page: Page) {
+  await page.goto('/#train');
+  await page.getByTestId('train-load').click();
+  await expect(page.getByTestId('train-model-status')).toContainText(`Loaded: ${TINY_SMOLVLM}`, { timeout: 90_000 });
+}
+
+test('a bad adapter import reports in the adapter panel, replaces its earlier success, and the imported adapter stays in effect', async ({ page }) => {
+  test.setTimeout(240_000);
+  mkdirSync(OUTPUT, { recursive: true });
+  const errors = pageErrors(page);
+
+  // A good adapter, and a broken copy whose config claims rank 8 over the same rank-4 weights.
+  const dir = mkdtempSync(join(tmpdir(), 'aspo-adapter-'));
+  const { weights, config, files } = await writeAdapter(dir);
+  mkdirSync(join(dir, 'bad'));
+  const badConfig = join(dir, 'bad', 'adapter_config.json');
   writeFileSync(badConfig, JSON.stringify({ ...JSON.parse(files['adapter_config.json']), r: 8, lora_alpha: 16 }));
   const good = adapterTensors(files['adapter_model.safetensors']);
 
-  await page.goto('/#train');
-  await page.getByTestId('train-load').click();
-  await expect(page.getByTestId('train-model-status')).toContainText('Loaded', { timeout: 90_000 });
+  await loadTrainModel(page);
 
   await page.getByTestId('import-adapter').setInputFiles([weights, config]);
   await expect(page.getByTestId('import-result')).toContainText(`imported ${good.size} adapter tensors (r 4, alpha 8)`, { timeout: 60_000 });
@@ -159,6 +168,31 @@ test('a bad adapter import reports in the adapter panel, replaces its earlier su
   await page.getByTestId('import-adapter').setInputFiles([weights, config]);
   await expect(page.getByTestId('import-result')).toContainText(`imported ${good.size} adapter tensors`, { timeout: 60_000 });
   await expect(panelError).toHaveCount(0);
+  expect(errors).toEqual([]);
+  rmSync(dir, { recursive: true, force: true });
+});
+
+test('a failed model load in the Train tab keeps the model loaded before', async ({ page }) => {
+  test.setTimeout(240_000);
+  const errors = pageErrors(page);
+  const dir = mkdtempSync(join(tmpdir(), 'aspo-train-load-'));
+  const { weights, config } = await writeAdapter(dir);
+  // A model folder without its weights.
+  const broken = join(dir, 'tiny-smolvlm');
+  cpSync(join(FIXTURE_MODELS, 'tiny-smolvlm'), broken, { recursive: true });
+  rmSync(join(broken, 'model.safetensors'));
+
+  await loadTrainModel(page);
+  await page.getByTestId('train-model').selectOption('folder');
+  await page.getByLabel('Model folder').setInputFiles(broken);
+  await page.getByTestId('train-load').click();
+  await expect(page.getByTestId('train-status').locator('.field-error')).toContainText('loading the model failed', { timeout: 60_000 });
+  await expect(page.getByTestId('train-status').locator('.field-error')).toContainText('model.safetensors');
+  await expect(page.getByTestId('train-model-status')).toContainText(`Loaded: ${TINY_SMOLVLM}`);
+
+  // The bundled model is still there to take an adapter.
+  await page.getByTestId('import-adapter').setInputFiles([weights, config]);
+  await expect(page.getByTestId('import-result')).toContainText('imported', { timeout: 60_000 });
   expect(errors).toEqual([]);
   rmSync(dir, { recursive: true, force: true });
 });

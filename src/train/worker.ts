@@ -120,17 +120,23 @@ function sameSpec(a: ModelSpec, b: ModelSpec) {
 async function ensureEngine(spec: ModelSpec, lora: LoraOptions, files?: File[]): Promise<TfjsEngine> {
   // The image processor resizes with a tiny ONNX op: onnxruntime-web must use the app's own wasm, not a CDN.
   await Promise.all([initBackend(), ensureOnnxRuntime()]);
+  const key = loraKey(lora);
+  const load = (source: MemoSource) => loadTfjsEngine(source, { lora: { ...lora, seed: lora.seed ?? 0 }, onProgress: progress() });
   if (!model || !sameSpec(model.spec, spec) || (spec.kind === 'folder' && files)) {
     if (run) throw new Error('a run is active; stop it before loading another model');
     const { source, label } = sourceOf(spec, files);
+    const next: LoadedModel = { spec, label, source: new MemoSource(source), engine: null, loraKey: key };
+    // The model in use stays until the new one has loaded: a missing file or a wrong id leaves it working.
+    const engine = await load(next.source);
     model?.engine?.dispose();
-    model = { spec, label, source: new MemoSource(source), engine: null, loraKey: '' };
+    model = { ...next, engine };
+    emit({ kind: 'model', info: modelInfo(model) });
+    return engine;
   }
-  const key = loraKey(lora);
   if (!model.engine || model.loraKey !== key) {
     model.engine?.dispose();
     model.engine = null;
-    model.engine = await loadTfjsEngine(model.source, { lora: { ...lora, seed: lora.seed ?? 0 }, onProgress: progress() });
+    model.engine = await load(model.source);
     model.loraKey = key;
     emit({ kind: 'model', info: modelInfo(model) });
   }
@@ -354,16 +360,17 @@ async function handle(req: WorkerRequest): Promise<unknown> {
     }
     case 'load': {
       if (run?.loop) throw new Error('a run is in progress; pause or stop it before loading a model');
-      if (run) {
-        run.trainer.dispose();
-        run = null;
+      const lora = model && sameSpec(model.spec, req.model) ? model.engine?.model.lora : undefined;
+      // A paused run gives way to the model loaded, once it has loaded: a failed load keeps both.
+      const paused = run;
+      run = null;
+      try {
+        await ensureEngine(req.model, lora ? { r: lora.r, alpha: lora.alpha, targetModules: [...lora.targetModules] } : loraOptions(resolveSettings({})), req.files);
+      } catch (err) {
+        run = paused;
+        throw err;
       }
-      if (model && !sameSpec(model.spec, req.model)) {
-        model.engine?.dispose();
-        model = null;
-      }
-      const lora = model?.engine?.model.lora;
-      await ensureEngine(req.model, lora ? { r: lora.r, alpha: lora.alpha, targetModules: [...lora.targetModules] } : loraOptions(resolveSettings({})), req.files);
+      paused?.trainer.dispose();
       return modelInfo(model!);
     }
     case 'start':
