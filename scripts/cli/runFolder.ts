@@ -5,7 +5,8 @@
  * metrics.jsonl is replaced atomically (a temporary file renamed over it), so a run stopped at any moment leaves
  * the previous version of each file whole.
  */
-import { appendFileSync, closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeSync, accessSync, constants } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { appendFileSync, closeSync, createReadStream, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeSync, accessSync, constants } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import type { BatchMetrics } from '../../src/aspo/objective';
 import { checkpointFromSafetensors, checkpointToSafetensors } from '../../src/train/checkpointStore';
@@ -32,13 +33,21 @@ export interface RunRecord {
   /** the command's options as first given (paths absolute), without --out, --resume, --overwrite and --save-every */
   options: Record<string, string>;
   settings: TrainSettings;
-  model: { path: string; id: string; modelType: string };
+  /** `weightsSha256`: of model.safetensors, so that a resume on changed weights is refused */
+  model: { path: string; id: string; modelType: string; weightsSha256: string };
   data: { pairs: string; fingerprint: string; pairCount: number; skippedLines: number[]; leftOutLines: number[]; eval?: string };
   evalBefore?: BatchMetrics;
   startedAt: string;
   updatedAt: string;
   /** why the run stopped, when it did not complete */
   message?: string;
+}
+
+/** SHA-256 of a file, streamed (model weights can be gigabytes). */
+export async function fileSha256(path: string): Promise<string> {
+  const hash = createHash('sha256');
+  for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
+  return hash.digest('hex');
 }
 
 /** Writes `data` to a temporary file beside `path`, flushes it and renames it over `path`. */

@@ -18,6 +18,7 @@ import {
   checkOutFolder,
   clearRunFiles,
   createOutFolder,
+  fileSha256,
   readCheckpoint,
   readRunRecord,
   RUN_FILES,
@@ -369,6 +370,12 @@ export const trainCommand: Command & { runWith(args: string[], warn: Warn, contr
     };
 
     const engine = await loadTfjsEngine(source, { lora: loraOptions(settings) });
+    // Hashed once the engine has read the file, so that a folder without it gets the engine's message.
+    const weightsSha256 = await fileSha256(join(modelDir, 'model.safetensors'));
+    if (resumed && weightsSha256 !== resumed.model.weightsSha256) {
+      engine.dispose();
+      throw new Error(`--resume ${out}: ${join(modelDir, 'model.safetensors')} is not the file the run started with (its SHA-256 differs); resuming needs the same model weights`);
+    }
     const trainer = new Trainer({ engine, pairs: training.pairs, settings, loadImage, similarity, pairLabels: training.labels });
     const baseModel = options['base-model'] ?? resolve(modelDir);
     try {
@@ -408,7 +415,7 @@ export const trainCommand: Command & { runWith(args: string[], warn: Warn, contr
           totalSteps: trainer.totalSteps,
           options,
           settings,
-          model: { path: resolve(modelDir), id: baseModel, modelType: engine.config.modelType },
+          model: { path: resolve(modelDir), id: baseModel, modelType: engine.config.modelType, weightsSha256 },
           data: { pairs: options.pairs, fingerprint, pairCount: training.pairs.length, skippedLines: training.skipped, leftOutLines, ...(options.eval ? { eval: options.eval } : {}) },
           ...(evalBefore ? { evalBefore: evalBefore.metrics } : {}),
           startedAt: now,

@@ -3,7 +3,8 @@
  * the tiny SmolLM2 where text is enough), and once as a child process that gets a real SIGINT.
  */
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
@@ -140,6 +141,7 @@ describe('npm run aspo -- train', () => {
       data: { pairs: join(dir, 'pairs.jsonl'), pairCount: 2, skippedLines: [2], leftOutLines: [] },
     });
     expect(run.evalBefore.loss).toBeCloseTo(Math.log(2), 6);
+    expect(run.model.weightsSha256).toBe(createHash('sha256').update(readFileSync(join(VLM, 'model.safetensors'))).digest('hex'));
   });
 
   it('asks for similarities, naming the line, when ASPO needs them and the data has none', async () => {
@@ -267,6 +269,27 @@ describe('npm run aspo -- train', () => {
     expect(metricsOf(out).map((m) => [m.step, m.loss])).toEqual(metricsOf(expected).map((m) => [m.step, m.loss]));
     expect(readJson(join(out, 'run.json'))).toMatchObject({ status: 'complete', step: 6 });
     await expect(train(['--resume', out])).rejects.toThrow(/the run is complete \(6 of 6 steps\)/);
+  });
+
+  it('refuses to resume on other data or other model weights', async () => {
+    const model = join(dir, 'lm-copy');
+    cpSync(LM, model, { recursive: true });
+    const pairs = join(dir, 'plain-copy.jsonl');
+    writeFileSync(pairs, readFileSync(plainPairs));
+    const out = join(dir, 'resume-changed');
+    const stop = new AbortController();
+    const args = ['--model', model, '--pairs', pairs, '--objective', 'dpo', '--rank', '2', '--batch-size', '1', '--steps', '3', '--out', out];
+    await trainCommand.runWith(args, quiet, { stop: stop.signal, onStep: () => stop.abort('SIGTERM') });
+    expect(readJson(join(out, 'run.json'))).toMatchObject({ status: 'interrupted', step: 1, message: 'stopped by SIGTERM after step 1 of 3' });
+
+    writeFileSync(pairs, readFileSync(plainPairs, 'utf8').replace('Go away.', 'Leave.'));
+    await expect(train(['--resume', out])).rejects.toThrow(/plain-copy\.jsonl is not the data the run started on .*resuming needs the same pairs/);
+    writeFileSync(pairs, readFileSync(plainPairs));
+    const weights = readFileSync(join(model, 'model.safetensors'));
+    weights[weights.length - 1] ^= 1; // the last byte of the last tensor: still a valid file, other weights
+    writeFileSync(join(model, 'model.safetensors'), weights);
+    await expect(train(['--resume', out])).rejects.toThrow(/model\.safetensors is not the file the run started with \(its SHA-256 differs\)/);
+    expect(readJson(join(out, 'run.json'))).toMatchObject({ status: 'interrupted', step: 1 });
   });
 
   it('a real SIGINT to the CLI saves the adapter and a checkpoint, exits with 130, and --resume ends where an uninterrupted run does', async () => {
