@@ -271,6 +271,18 @@ describe('npm run aspo -- train', () => {
     await expect(train(['--resume', out])).rejects.toThrow(/the run is complete \(6 of 6 steps\)/);
   });
 
+  it('a stop while preparing ends the run with the signal\'s exit code and writes nothing', async () => {
+    const out = join(dir, 'stopped-early');
+    const stop = new AbortController();
+    stop.abort('SIGINT');
+    const err = await trainCommand
+      .runWith(['--model', LM, '--pairs', plainPairs, '--objective', 'dpo', '--rank', '2', '--steps', '2', '--out', out], quiet, { stop: stop.signal })
+      .then(() => null, (e: Error & { exitCode?: number }) => e);
+    expect(err?.message).toBe('stopped by SIGINT while preparing: no step was taken and no file of the run changed');
+    expect(err?.exitCode).toBe(130);
+    expect(readdirSync(out)).toEqual([]);
+  });
+
   it('refuses to resume on other data or other model weights', async () => {
     const model = join(dir, 'lm-copy');
     cpSync(LM, model, { recursive: true });
