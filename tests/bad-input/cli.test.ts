@@ -15,7 +15,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { FIXTURE_MODELS } from '../../scripts/lib/nodeModelSource';
 import { parseSafetensors, serializeSafetensors, type SafetensorsTensor } from '../../src/models/safetensors';
 import { ONE_PER_SCRIPT } from '../fixtures/sentenceScripts';
-import { changes, copyModel, cut, snapshot, write, writePng } from './fixtures';
+import { changes, copyModel, cut, earlierRun, snapshot, write, writePng } from './fixtures';
 
 const ROOT = resolve(import.meta.dirname, '..', '..');
 // The case's folder is the working directory, so tsx is named by its path.
@@ -220,7 +220,19 @@ const boundedWorkCases: CliCase[] = [
     check: (r) => expect((JSON.parse(r.stdout) as { sentences: { truncated: boolean }[] }).sentences.map((s) => s.truncated)).toEqual([true, false]),
   },
 ];
-const runFolderCases: CliCase[] = []; // item 5 (h5)
+/** Item 5 (h5): an earlier run is never overwritten or emptied by a run that does not start. */
+const runFolderCases: CliCase[] = [
+  { name: 'train into an earlier run without --overwrite', setup: (d) => void (withPairs(d), earlierRun(d)), args: trainWith([]), exit: 1, stderr: [/--out .*run already holds files \(.*metrics\.jsonl\); .*add --overwrite/] },
+  {
+    name: 'train --overwrite into an earlier run, failing while preparing',
+    setup: (d) => void (withPairs(d), earlierRun(d)),
+    args: trainWith(['--objective', 'aspo', '--overwrite']),
+    exit: 1,
+    stderr: [/pairs\.jsonl:1: the pair has no similarity\.chosen/, /--alpha 0/],
+  },
+  { name: '--out that is a file', setup: (d) => void (withPairs(d), write(join(d, 'run'), 'my notes\n')), args: trainWith([]), exit: 1, stderr: [/--out .*run is a file; give a folder/] },
+  { name: '--resume of a folder that is no run', setup: (d) => void mkdirSync(join(d, 'data')), args: (d) => ['train', '--resume', join(d, 'data')], exit: 1, stderr: [/--resume .*data: the folder has no run\.json/] },
+];
 /** Item 6, log-probs (h6): a model whose weights are NaN. */
 const nanWeights = (m: string) => {
   const path = join(m, 'model.safetensors');
@@ -282,6 +294,29 @@ const messageCases: CliCase[] = [
     args: (d) => ['logprobs', '--model', join(d, 'm'), '--prompt', 'x', '--response', 'y'],
     exit: 1,
     stderr: [/folder m has no file tokenizer\.json \(it holds: .*config\.json/, /copy tokenizer\.json into the folder from the model's original repository/],
+  },
+  // Item 8, pairs files (h5).
+  {
+    name: '--pairs that is a folder',
+    setup: (d) => void write(join(d, 'data', 'train.jsonl'), `${GOOD_PAIR}\n`),
+    args: (d) => [...trainWith([])(d), '--pairs', join(d, 'data')],
+    exit: 1,
+    stderr: [/--pairs .*data is a folder; give a JSONL file/],
+  },
+  {
+    name: 'lines whose image is missing or not an image are skipped by file and line',
+    setup: async (d) => {
+      await writePng(join(d, 'good.png'));
+      write(join(d, 'notes.png'), 'my notes, not a picture\n');
+      const line = (image: string) => JSON.stringify({ prompt: 'Describe the image.', chosen: 'A red square. On blue.', rejected: 'A cat.', image });
+      write(join(d, 'pairs.jsonl'), [line('missing.png'), line('notes.png'), line('good.png')].join('\n'));
+    },
+    args: (d) => ['train', '--model', SMOLVLM, '--pairs', join(d, 'pairs.jsonl'), '--objective', 'dpo', '--steps', '1', '--rank', '2', '--out', join(d, 'new')],
+    exit: 0,
+    stderr: [/pairs\.jsonl:1 left out: image "missing\.png" did not load: no such file/, /pairs\.jsonl:2 left out: image "notes\.png" did not load: .*notes\.png is not an image/],
+    creates: ['new'],
+    check: (r) => expect(JSON.parse(r.stdout)).toMatchObject({ pairs: 1, steps: 1 }),
+    boundS: 60,
   },
 ];
 

@@ -32,6 +32,15 @@ export async function writePng(file: string): Promise<string> {
   return file;
 }
 
+/** A run folder from an earlier training, which no failed command may touch. */
+export function earlierRun(dir: string): string {
+  const run = join(dir, 'run');
+  write(join(run, 'adapter_model.safetensors'), Uint8Array.from({ length: 64 }, (_, i) => i));
+  write(join(run, 'adapter_config.json'), '{"peft_type": "LORA", "r": 2}\n');
+  write(join(run, 'metrics.jsonl'), '{"step": 1, "loss": 0.69}\n{"step": 2, "loss": 0.5}\n');
+  return run;
+}
+
 /** Every file under `dir` (relative path → SHA-256), to show what a command changed. */
 export function snapshot(dir: string): Map<string, string> {
   const files = new Map<string, string>();
