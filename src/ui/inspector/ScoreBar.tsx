@@ -36,7 +36,7 @@ export function ScoreBar() {
         const notes = [
           !state.image ? 'no image, so S_i kept its values' : !clip.handle ? 'no CLIP model loaded, so S_i kept its values' : null,
         ].filter(Boolean);
-        setMessage({ kind: 'info', text: `Scored with ${mllm.label}${notes.length ? ` (${notes.join('; ')})` : ''}.` });
+        setMessage({ kind: 'info', text: [`Scored with ${mllm.label}${notes.length ? ` (${notes.join('; ')})` : ''}.`, ...scores.notices].join(' ') });
       }
     } catch (err) {
       const cancelled = (err as Error).name === 'AbortError';

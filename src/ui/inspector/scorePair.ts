@@ -1,13 +1,15 @@
 import { RawImage } from '@huggingface/transformers';
-import { splitSentences } from '../../aspo';
+import { splitSentences, type SentenceSpan } from '../../aspo';
 import { imageKey, type ScoreRecord, type ScoredResponse, type SideScores } from '../../data/sentenceNumbers';
-import type { ClipScorer } from '../../models/clip';
-import type { MllmEngine, ResponseLogprobs } from '../../models/engine';
+import { clipCutNotice, type ClipScorer } from '../../models/clip';
+import { cutNotice, type MllmEngine, type ResponseLogprobs } from '../../models/engine';
 import { logpsFromTokens } from '../calculator/compute';
 
 export interface PairScoresForUi {
   record: ScoreRecord;
   scored: { chosen: ScoredResponse; rejected: ScoredResponse };
+  /** What the models' windows cut from the pair, in words for the user; empty when nothing was cut. */
+  notices: string[];
 }
 
 export interface ScoreRequest {
@@ -37,6 +39,17 @@ function merge(text: string, prompt: string, image: string | null, policy: Respo
   };
 }
 
+/** The model's cut of one response, and the sentences it left without a single token. */
+function modelCutNotice(which: string, r: ResponseLogprobs, spans: SentenceSpan[]): string | null {
+  const notice = cutNotice(`${which} response`, r);
+  if (notice === null) return null;
+  const end = r.tokens.length > 0 ? r.tokens[r.tokens.length - 1].end : 0;
+  const first = spans.findIndex((s) => s.start >= end);
+  if (first < 0) return notice;
+  const range = first === spans.length - 1 ? `sentence ${spans.length} has` : `sentences ${first + 1}–${spans.length} have`;
+  return `${notice} ${range[0].toUpperCase()}${range.slice(1)} no log-probs from the model.`;
+}
+
 /**
  * S_i from CLIP and per-token log-probs from the engine, for both responses, turned into the calculator's
  * per-sentence numbers. Policy and reference differ only once adapters are trained; an ONNX engine has none.
@@ -47,11 +60,16 @@ export async function scorePair(req: ScoreRequest): Promise<PairScoresForUi> {
   const pair = { prompt: req.prompt, image: imageKey(req.imageUrl) };
   const spans = { chosen: splitSentences(req.chosen), rejected: splitSentences(req.rejected) };
   let similarity: { chosen: SideScores['similarity']; rejected: SideScores['similarity'] } = { chosen: undefined, rejected: undefined };
+  const notices: string[] = [];
   if (req.clip && image) {
     req.onStage('CLIP: sentence–image similarity', 0, stages);
     const clip = req.clip.scorer;
-    const score = async (which: 'chosen' | 'rejected') =>
-      (await clip.similarity(image, spans[which].map((s) => s.text.trim()))).map((s) => ({ value: s.similarity, truncated: s.truncated }));
+    const score = async (which: 'chosen' | 'rejected') => {
+      const results = await clip.similarity(image, spans[which].map((s) => s.text.trim()));
+      const notice = clipCutNotice(`${which} response`, results, clip.contextLength);
+      if (notice) notices.push(notice);
+      return results.map((s) => ({ value: s.similarity, truncated: s.truncated }));
+    };
     similarity = { chosen: await score('chosen'), rejected: await score('rejected') };
     throwIfAborted(req.signal);
   }
@@ -59,6 +77,10 @@ export async function scorePair(req: ScoreRequest): Promise<PairScoresForUi> {
   const responses = [req.chosen, req.rejected];
   const policy = await req.engine.logprobs({ image, prompt: req.prompt, responses, adapters: true });
   throwIfAborted(req.signal);
+  for (const [i, which] of (['chosen', 'rejected'] as const).entries()) {
+    const notice = modelCutNotice(which, policy[i], spans[which]);
+    if (notice) notices.push(notice);
+  }
   req.onStage('Model: reference log-probs', stages - 1, stages);
   const reference = req.engine.kind === 'tfjs' ? await req.engine.logprobs({ image, prompt: req.prompt, responses, adapters: false }) : policy;
   throwIfAborted(req.signal);
@@ -75,5 +97,6 @@ export async function scorePair(req: ScoreRequest): Promise<PairScoresForUi> {
   return {
     record: { pair, mllm: req.mllmLabel, clip: similarity.chosen ? req.clip?.label : undefined, chosen: side('chosen'), rejected: side('rejected') },
     scored,
+    notices,
   };
 }
