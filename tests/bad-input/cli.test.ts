@@ -251,6 +251,18 @@ const nonFiniteCases: CliCase[] = [
     stderr: [/folder nan gives a non-finite log-prob \(NaN\) for token 0 /, /Load the model again from its original files/],
     check: (r) => expect(r.stdout).toBe(''),
   },
+  {
+    name: 'train with --lr 1e30 (step 2 crashed on NaN)',
+    setup: withPairs,
+    args: trainWith(['--steps', '3', '--rank', '2', '--lr', '1e30']),
+    exit: 0,
+    creates: ['run'],
+    check: (r, d) => {
+      expect(JSON.parse(r.stdout)).toMatchObject({ steps: 3, skippedSteps: 2 });
+      const metrics = readFileSync(join(d, 'run', 'metrics.jsonl'), 'utf8').trimEnd().split('\n').map((l) => JSON.parse(l) as { skipped?: string });
+      expect(metrics.map((m) => m.skipped ?? '')).toEqual(['', expect.stringMatching(/pairs\.jsonl:1 is NaN .*update not applied/), expect.stringMatching(/is NaN/)]);
+    },
+  },
 ];
 /** The fixture's model.safetensors with its header length `short` bytes less: it stops inside the header's space padding. */
 const shortHeader = (short: number) => (m: string) => {
