@@ -107,6 +107,36 @@ export function scoredResponse(
   };
 }
 
+/** How many tokens (prompt and response together) one forward may hold, and that limit in words. */
+export interface SequenceLimit {
+  tokens: number;
+  name: string;
+}
+
+export const WINDOW_NAME = "the model's window (max_position_embeddings in config.json)";
+
+/**
+ * The longest sequence a forward over `batch` sequences can take: the model's window, or fewer where its largest
+ * activations, float32 — the attention scores [batch, heads, T, T] or the logits [batch, T, vocab] — would not fit
+ * in one buffer of `bufferBytes` (`where` names the buffer's runtime).
+ */
+export function sequenceLimit(
+  text: { maxPositionEmbeddings: number; numHeads: number; vocabSize: number },
+  batch: number,
+  bufferBytes: number,
+  where: string,
+): SequenceLimit {
+  const attention = Math.floor(Math.sqrt(bufferBytes / (4 * batch * text.numHeads)));
+  const logits = Math.floor(bufferBytes / (4 * batch * text.vocabSize));
+  const fit = Math.min(attention, logits);
+  if (fit >= text.maxPositionEmbeddings) return { tokens: text.maxPositionEmbeddings, name: WINDOW_NAME };
+  const what = attention <= logits ? 'attention scores' : 'logits';
+  return {
+    tokens: fit,
+    name: `the longest sequence whose ${what} fit one ${where} buffer (${Math.round(bufferBytes / 2 ** 20)} MiB, ${batch} sequence(s) at a time)`,
+  };
+}
+
 /**
  * The tokens left for a response when the prompt (image tokens included) takes `promptLength` of the `limit`
  * positions that `limitName` allows; throws, naming the model, when the prompt alone fills them, before any run.

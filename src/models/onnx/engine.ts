@@ -22,7 +22,7 @@ import {
   type RawImage,
 } from '@huggingface/transformers';
 import { parseModelConfig } from '../config';
-import { responseRoom, scoredResponse, type GenerateRequest, type GenerateResult, type LogprobsRequest, type MllmEngine, type ResponseLogprobs } from '../engine';
+import { responseRoom, scoredResponse, sequenceLimit, type GenerateRequest, type GenerateResult, type LogprobsRequest, type MllmEngine, type ResponseLogprobs } from '../engine';
 import { imageKey } from '../imageKey';
 import { loadFiles, type ModelSource, type TotalProgress } from '../sources';
 import { promptText, tokenizeResponse, type ChatFormat, type ResponseTokens } from '../teacherForcing';
@@ -135,7 +135,8 @@ export class OnnxEngine implements MllmEngine {
     readonly fallbackReason: string | null,
     readonly imageTokenId: number | null,
     readonly label: string,
-    readonly contextLength: number,
+    /** The language model's sizes that bound a sequence (config.json). */
+    private readonly text: { maxPositionEmbeddings: number; numHeads: number; vocabSize: number },
     /** Builds the sessions again from the model's files. */
     private readonly createModel: () => Promise<PreTrainedModel>,
   ) {}
@@ -160,9 +161,16 @@ export class OnnxEngine implements MllmEngine {
     }
   }
 
-  /** The tokens a response may have after `promptLength` prompt tokens (checked before any run). */
-  private room(promptLength: number): number {
-    return responseRoom(this.label, promptLength, this.contextLength, WINDOW_NAME);
+  get contextLength(): number {
+    return this.text.maxPositionEmbeddings;
+  }
+
+  /** The tokens a response may have after `promptLength` prompt tokens in a forward over `batch` (checked before any run). */
+  private room(promptLength: number, batch: number): { room: number; cut: string } {
+    // The full logits of every position come back, so they bound the sequence before the attention does.
+    const limit = sequenceLimit(this.text, batch, ONNX_BUFFER_BYTES, `ONNX Runtime (${this.device})`);
+    const room = responseRoom(this.label, promptLength, limit.tokens, limit.name);
+    return { room, cut: `${limit.name} is ${limit.tokens} tokens and the prompt takes ${promptLength}` };
   }
 
   private get isMultimodal(): boolean {
@@ -243,12 +251,11 @@ export class OnnxEngine implements MllmEngine {
     if (request.responses.length === 0) return [];
     const encoded = await this.encodePrompt(request.prompt, request.image);
     const withImage = encoded.imageFeatures !== undefined;
-    const room = this.room(encoded.promptIds.length);
+    const { room, cut } = this.room(encoded.promptIds.length, request.responses.length);
     const batch: { inputIds: number[]; tokens: ResponseTokens }[] = request.responses.map((r) => {
       const tokens = tokenizeResponse(this.tokenizer, request.prompt, r, withImage, this.format, room);
       return { inputIds: [...encoded.promptIds, ...tokens.ids], tokens };
     });
-    const cut = `${WINDOW_NAME} is ${this.contextLength} tokens and the prompt takes ${encoded.promptIds.length}`;
     const L = Math.max(...batch.map((b) => b.inputIds.length));
     const pad = this.tokenizer.pad_token_id ?? 0;
     const ids = batch.map((b) => [...b.inputIds, ...Array<number>(L - b.inputIds.length).fill(pad)]);
@@ -284,7 +291,7 @@ export class OnnxEngine implements MllmEngine {
       stop,
     });
     // Generation stops at the window as it stops at maxNewTokens ('length').
-    const maxNewTokens = Math.min(request.maxNewTokens, this.room(encoded.promptIds.length));
+    const maxNewTokens = Math.min(request.maxNewTokens, this.room(encoded.promptIds.length, 1).room);
     if (maxNewTokens <= 0) return finish('length');
     if (request.signal?.aborted) return finish('aborted');
 
@@ -339,7 +346,11 @@ export class OnnxEngine implements MllmEngine {
   }
 }
 
-const WINDOW_NAME = "the model's window (max_position_embeddings in config.json)";
+/**
+ * The largest tensor asked of ONNX Runtime in one piece: WebAssembly's memory is 4 GiB in all, the weights included,
+ * and a WebGPU device's buffers are often smaller.
+ */
+const ONNX_BUFFER_BYTES = 2 ** 30;
 
 function webgpuAvailable(): boolean {
   return typeof navigator !== 'undefined' && 'gpu' in navigator && !!(navigator as { gpu?: unknown }).gpu;
@@ -409,7 +420,7 @@ export async function loadOnnxEngine(source: ModelSource, options: LoadOnnxEngin
       `${source.label}: model type "${modelType ?? 'unknown'}" is not supported by the ONNX engine (supported: idefics3 — SmolVLM — and llama — SmolLM2).`,
     );
   }
-  const contextLength = parseModelConfig(config).text.maxPositionEmbeddings;
+  const text = parseModelConfig(config).text;
   const onnxFiles = onnxFileNames(modelType, dtype);
   const files = await loadFiles(source, onnxFiles, options.onProgress);
   for (const f of onnxFiles) checkOnnxFile(files[f]!, f, source.label);
@@ -436,7 +447,7 @@ export async function loadOnnxEngine(source: ModelSource, options: LoadOnnxEngin
     const format: ChatFormat = { contentAsParts: modelType === 'idefics3', endOfTurnId: tokenizer.eos_token_id };
     const imageTokenId = config.image_token_id ?? config.image_token_index ?? null;
     if (modelType === 'idefics3' && imageTokenId === null) throw new Error(`${source.label}: config.json names no image_token_id.`);
-    return new OnnxEngine(modelType, model, tokenizer, processor, format, device, fallbackReason, imageTokenId, source.label, contextLength, recreate);
+    return new OnnxEngine(modelType, model, tokenizer, processor, format, device, fallbackReason, imageTokenId, source.label, text, recreate);
   } catch (e) {
     void model.dispose();
     throw e;

@@ -4,6 +4,8 @@ import { parseModelConfig, type ModelConfig } from '../config';
 import {
   responseRoom,
   scoredResponse,
+  sequenceLimit,
+  type SequenceLimit,
   type GenerateRequest,
   type GenerateResult,
   type LogprobsRequest,
@@ -86,19 +88,9 @@ export class TfjsEngine implements MllmEngine {
     return this.config.text.maxPositionEmbeddings;
   }
 
-  /**
-   * How many tokens (prompt and response) a forward over `batch` sequences may hold, and the limit in words: the
-   * model's window, or fewer where the attention scores ([batch, heads, T, T] float32) would not fit in one buffer
-   * of the backend.
-   */
-  sequenceLimit(batch: number): { tokens: number; name: string } {
-    const bytes = largestBufferBytes();
-    const fit = Math.floor(Math.sqrt(bytes / (4 * this.config.text.numHeads * batch)));
-    if (fit >= this.contextLength) return { tokens: this.contextLength, name: 'the model\'s window (max_position_embeddings in config.json)' };
-    return {
-      tokens: fit,
-      name: `the longest sequence whose attention fits one ${tf.getBackend()} buffer (${Math.round(bytes / 2 ** 20)} MiB, ${batch} sequence(s) at a time)`,
-    };
+  /** How many tokens (prompt and response) a forward over `batch` sequences may hold on the active backend. */
+  sequenceLimit(batch: number): SequenceLimit {
+    return sequenceLimit(this.config.text, batch, largestBufferBytes(), tf.getBackend());
   }
 
   /** Encodes the templated prompt; with an image, runs the image processor and the frozen vision tower once per image. */
