@@ -150,8 +150,53 @@ const splitScriptCases: TabCase[] = ONE_PER_SCRIPT.map((c) => ({
 }));
 
 const requestCases: TabCase[] = []; // item 1 (h1)
-const inspectCases: TabCase[] = []; // items 2-4 (h2, h3, h4)
-const adapterCases: TabCase[] = []; // item 4 (h4)
+/** Item 4 (h4): a hub id that is not one is refused at its field, before any request, in both pickers. */
+const badHubId = (role: 'mllm' | 'clip', id: string, reason: string): TabCase => ({
+  name: `${role} hub id ${JSON.stringify(id)}`,
+  act: async (page) => {
+    const asked: string[] = [];
+    page.on('request', (r) => {
+      if (!r.url().startsWith(new URL(page.url()).origin)) asked.push(r.url());
+    });
+    await page.getByTestId(`${role}-hub-id`).fill(id);
+    await page.getByTestId(`${role}-hub-id`).press('Enter');
+    await expect(page.getByTestId(`${role}-hub-id-error`)).toContainText(reason);
+    expect(asked).toEqual([]);
+  },
+  shows: async (page) => {
+    await expect(page.getByTestId(`${role}-hub-id`)).toHaveAttribute('aria-invalid', 'true');
+    await expect(page.getByTestId(`${role}-status`)).not.toHaveAttribute('data-status', 'loading');
+  },
+});
+
+const inspectCases: TabCase[] = [ // items 2-4 (h2, h3, h4)
+  badHubId('clip', 'not a valid id!!', '"not a valid id!!" is not a Hugging Face model id: it contains " "'),
+  badHubId('clip', '../etc/passwd', 'is not a Hugging Face model id'),
+  badHubId('mllm', 'org/name/extra', 'is not a Hugging Face model id'),
+];
+
+/** Item 4 (h4): a file that is not an adapter is refused in the adapter panel, naming it; the model stays loaded. */
+const adapterCases: TabCase[] = [
+  {
+    name: 'an adapter_model.safetensors that is not safetensors',
+    act: async (page) => {
+      await page.getByTestId('tab-train').click();
+      await page.getByTestId('train-load').click();
+      await expect(page.getByTestId('train-model-status')).toContainText('Loaded', { timeout: 90_000 });
+      await page.getByTestId('import-adapter').setInputFiles([
+        { name: 'adapter_model.safetensors', mimeType: 'application/octet-stream', buffer: Buffer.from('these are not weights') },
+        { name: 'adapter_config.json', mimeType: 'application/json', buffer: Buffer.from('{"peft_type": "LORA", "r": 4, "lora_alpha": 8}') },
+      ]);
+    },
+    shows: async (page) => {
+      await expect(page.getByTestId('adapter-error')).toContainText('adapter_model.safetensors', { timeout: 60_000 });
+      await expect(page.getByTestId('import-result')).toHaveCount(0);
+      await expect(page.getByTestId('train-model-status')).toContainText('Loaded');
+      await page.getByTestId('tab-inspect').click();
+    },
+    boundS: 150,
+  },
+];
 
 const TAB_CASES: Record<string, TabCase[]> = {
   inputCases,
