@@ -169,7 +169,31 @@ const badHubId = (role: 'mllm' | 'clip', id: string, reason: string): TabCase =>
   },
 });
 
+const LONG_RESPONSE = Array.from({ length: 500 }, (_, i) => `Bus ${i} is red and small near the stone wall.`).join(' ');
+
 const inspectCases: TabCase[] = [ // items 2-4 (h2, h3, h4)
+  {
+    // Item 3: on TF.js this froze the page asking for a 6.6 GB buffer.
+    name: 'a 5,000-word response scored on the TF.js engine',
+    act: async (page) => {
+      await page.getByTestId('mllm-choice').selectOption('tiny-smolvlm');
+      await page.getByTestId('mllm-engine').selectOption('tfjs');
+      await page.getByTestId('mllm-load').click();
+      await expect(page.getByTestId('mllm-status')).toHaveAttribute('data-status', 'ready', { timeout: 90_000 });
+      await page.getByTestId('chosen-text').fill(LONG_RESPONSE);
+      await page.getByTestId('rejected-text').fill('A green circle. Birds fly by.');
+      await page.getByTestId('score').click();
+    },
+    shows: async (page) => {
+      const message = page.getByTestId('score-message');
+      await expect(message).toContainText('Scored with', { timeout: 90_000 });
+      await expect(message).toContainText(/chosen response: only the first \d+ of its \d+ tokens were scored, \d+ cut \(the model's window/);
+      await page.getByTestId('chosen-text').fill('A red square. It is small.');
+      await page.getByTestId('score').click();
+      await expect(message).toHaveText(/^Scored with [^.]*\.$/, { timeout: 60_000 });
+    },
+    boundS: 180,
+  },
   badHubId('clip', 'not a valid id!!', '"not a valid id!!" is not a Hugging Face model id: it contains " "'),
   badHubId('clip', '../etc/passwd', 'is not a Hugging Face model id'),
   badHubId('mllm', 'org/name/extra', 'is not a Hugging Face model id'),
