@@ -138,7 +138,10 @@ const hubIdCases: TabCase[] = [
   },
 ];
 
-/** Item 9: a response in each script shows its sentences, as splitSentences gives them. */
+/**
+ * Item 9: a response in each script shows its sentences, as splitSentences gives them; typed over the bus example,
+ * each has marked placeholder numbers, none of the example's (item 2).
+ */
 const splitScriptCases: TabCase[] = ONE_PER_SCRIPT.map((c) => ({
   name: `sentences in ${c.script}`,
   act: (page) => page.getByTestId('chosen-text').fill(c.input),
@@ -146,6 +149,7 @@ const splitScriptCases: TabCase[] = ONE_PER_SCRIPT.map((c) => ({
     await expect(page.getByTestId('chosen-sentences').locator('.sentence')).toHaveCount(c.expected.length);
     const starts = c.expected.map((_, i) => c.expected.slice(0, i).join('').length);
     expect(await sentencesShown(page, 'chosen')).toEqual(starts.map((s, i) => `${s}:${s + c.expected[i].length}`));
+    for (let i = 0; i < c.expected.length; i++) await expect(page.getByTestId(`source-chosen-${i}`)).toHaveText('placeholder');
   },
 }));
 
