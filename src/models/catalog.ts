@@ -97,7 +97,10 @@ export function catalogEntry(id: string): CatalogEntry {
   return entry;
 }
 
-/** Where a catalog entry's files come from; `base` is the app's own URL for bundled models. */
-export function sourceFor(entry: CatalogEntry, base: string): ModelSource {
-  return entry.origin === 'bundled' ? urlPrefixSource(new URL(entry.path, base).href) : hubSource(entry.path);
+/**
+ * Where a catalog entry's files come from: bundled models from `base`, the app's own URL; hub models from
+ * `hubEndpoint`, the hub (or mirror) the user chose — never a default they did not choose.
+ */
+export function sourceFor(entry: CatalogEntry, base: string, hubEndpoint: string): ModelSource {
+  return entry.origin === 'bundled' ? urlPrefixSource(new URL(entry.path, base).href) : hubSource(entry.path, { endpoint: hubEndpoint });
 }

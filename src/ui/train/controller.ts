@@ -5,7 +5,9 @@
 import { create } from 'zustand';
 import type { PreferencePair } from '../../data/pairs';
 import { decodeUtf8 } from '../../data/utf8';
+import { catalogEntry } from '../../models/catalog';
 import { chosenSimilarity, useCalculator } from '../../state/calculatorStore';
+import { useModels } from '../../state/modelStore';
 import { methodName, useTrain, type RunData } from '../../state/trainStore';
 import { trainClient, type AdapterFiles, type BackendInfo, type DataSpec, type ModelInfo, type ModelSpec, type TrainEvent } from '../../train/client';
 import { resolveSettings } from '../../train/settings';
@@ -95,7 +97,9 @@ function modelSpec(): { spec: ModelSpec; files?: File[] } {
     if (!w.folder) throw new Error('pick a model folder first');
     return { spec: { kind: 'folder', name: w.folder.name }, files: w.folder.files };
   }
-  return { spec: { kind: 'catalog', entryId: w.modelChoice } };
+  // A hub model comes from the endpoint the user chose in the Inspect tab, like the models loaded there.
+  const hubEndpoint = catalogEntry(w.modelChoice).origin === 'hub' ? useModels.getState().hubEndpoint : undefined;
+  return { spec: { kind: 'catalog', entryId: w.modelChoice, ...(hubEndpoint ? { hubEndpoint } : {}) } };
 }
 
 /** Runs an action with the buttons disabled; its failure is shown where the action was (above the run, or in the adapter panel). */
