@@ -1,5 +1,5 @@
 /**
- * The browser build serves ONNX Runtime's WebAssembly files itself: transformersEnv.ts' `ensureOnnxRuntime`
+ * The browser build serves ONNX Runtime's WebAssembly files itself: transformersEnv.ts' `configureTransformers`
  * imports them with Vite `?url`, so a production build emits them as assets and points
  * `env.backends.onnx.wasm.wasmPaths` at them (transformers.js would otherwise fetch them from a CDN).
  */
@@ -36,7 +36,7 @@ describe('ONNX Runtime wasm files are part of the build', () => {
     const dist = join(ROOT, 'node_modules/onnxruntime-web/dist');
     expect(Buffer.compare(readFileSync(join(out, 'assets', wasm!)), readFileSync(join(dist, 'ort-wasm-simd-threaded.asyncify.wasm')))).toBe(0);
     expect(Buffer.compare(readFileSync(join(out, 'assets', mjs!)), readFileSync(join(dist, 'ort-wasm-simd-threaded.asyncify.mjs')))).toBe(0);
-    // The URL modules that ensureOnnxRuntime imports resolve to those same-origin assets.
+    // The URL modules that configureTransformers imports resolve to those same-origin assets.
     const js = assets.filter((f) => f.endsWith('.js')).map((f) => readFileSync(join(out, 'assets', f), 'utf8'));
     expect(js.some((code) => code.includes(`/assets/${wasm}`) && /export\s*\{/.test(code) && code.length < 500)).toBe(true);
     expect(js.some((code) => code.includes(`/assets/${mjs}`) && code.length < 500)).toBe(true);

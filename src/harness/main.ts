@@ -6,7 +6,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { env, RawImage, type PreTrainedTokenizer } from '@huggingface/transformers';
 import { initBackend, type BackendName } from '../tf/backend';
-import { ensureOnnxRuntime } from '../models/transformersEnv';
 import { parseModelConfig, type Idefics3Config } from '../models/config';
 import type { MllmEngine, ResponseLogprobs } from '../models/engine';
 import { SMOLVLM_256M_INSTRUCT } from '../models/knownConfigs';
@@ -22,9 +21,10 @@ import { epochOrder, loraOptions, sandboxImageLoader, Trainer } from '../train/t
 import { resolveSettings, type TrainSettings, type TrainSettingsInput } from '../train/settings';
 import { sumTensors } from '../tf/sum';
 
-// The image processor runs a tiny ONNX op (bilinear resize) through onnxruntime-web: ensureOnnxRuntime points it at
-// the app's own copy of the WebAssembly files (never a CDN). ONNX Runtime then loads them by URL itself: a pre-load
-// through transformers.js' env.fetch would be refused, since that fetch answers model files only.
+// The image processor runs a tiny ONNX op (bilinear resize) through onnxruntime-web: every load (transformersEnv's
+// withSource) points it at the app's own copy of the WebAssembly files (never a CDN). ONNX Runtime then loads them
+// by URL itself: a pre-load through transformers.js' env.fetch would be refused, since that fetch answers model
+// files only.
 env.useWasmCache = false;
 
 export interface ImagePixels {
@@ -886,8 +886,8 @@ const harness: AspoHarness = {
     }),
 };
 
-Promise.all([initBackend(), ensureOnnxRuntime()])
-  .then(([choice]) => {
+initBackend()
+  .then((choice) => {
     window.aspoHarness = harness;
     status(`ready (${choice.backend})`, 'ready');
   })

@@ -32,7 +32,7 @@ import {
   type OnnxDtype,
 } from './onnx/engine';
 import { loadFiles, type ModelSource, type TotalProgress } from './sources';
-import { checkOnnxFile, ensureOnnxRuntime, withSource } from './transformersEnv';
+import { checkOnnxFile, withSource } from './transformersEnv';
 
 export interface SentenceSimilarity {
   /** `S_i`: cosine of the L2-normalised text and image embeddings, in [−1, 1]. */
@@ -233,7 +233,6 @@ class OnnxClipScorer implements ClipScorer {
 
 /** Loads a CLIP (text and vision towers, tokenizer, image processor) from a model source through transformers.js. */
 export async function loadClipScorer(source: ModelSource, options: LoadClipScorerOptions = {}): Promise<ClipScorer> {
-  await ensureOnnxRuntime();
   const dtype = options.dtype ?? 'fp32';
   const config = await source.getJson<ClipConfigJson>('config.json');
   if (config.model_type !== 'clip') {

@@ -5,8 +5,9 @@ import { ModelFileError, type ModelSource, type ProgressCallback } from './sourc
  * transformers.js reads model files itself. Rather than let it reach the network or its own caches, every
  * file it asks for is answered by one of our ModelSources (hub with progress and Cache Storage, picked folder,
  * bundled URL), so there is one model-source layer and a user's folder never leaves the tab.
- * This module is the one place the library's `env` is configured — file access here, and the ONNX Runtime
- * WebAssembly files in {@link ensureOnnxRuntime}.
+ * This module is the one place the library's `env` is configured, by {@link configureTransformers}, which
+ * {@link withSource} awaits: every tokenizer, processor and model is loaded through it, so none can reach the
+ * library before it answers from our sources and runs ONNX Runtime from the app's own files.
  */
 const HOST = 'https://aspo-workbench.invalid/';
 
@@ -43,7 +44,7 @@ function responseOf(bytes: Uint8Array, head = false): Response {
   return new Response(body, { status: 200, headers: { 'content-length': String(bytes.length) } });
 }
 
-function installFetch() {
+function answerFromSources() {
   env.allowLocalModels = false;
   env.allowRemoteModels = true;
   env.remoteHost = HOST;
@@ -81,8 +82,7 @@ export interface RegisterOptions {
 }
 
 /** A model id under which transformers.js' Auto* classes read this source's files. */
-export function registerSource(source: ModelSource, options: RegisterOptions = {}): string {
-  installFetch();
+function registerSource(source: ModelSource, options: RegisterOptions = {}): string {
   const key = `source-${nextKey++}`;
   const preloaded = new Map<string, Uint8Array>();
   for (const [name, bytes] of Object.entries(options.preloaded ?? {})) if (bytes) preloaded.set(name, bytes);
@@ -90,12 +90,13 @@ export function registerSource(source: ModelSource, options: RegisterOptions = {
   return key;
 }
 
-export function unregisterSource(key: string): void {
+function unregisterSource(key: string): void {
   sources.delete(key);
 }
 
 /** Runs `load(key)` with `source` registered under `key` (transformers.js `from_pretrained(key)` reads from it). */
 export async function withSource<T>(source: ModelSource, load: (key: string) => Promise<T>, options: RegisterOptions = {}): Promise<T> {
+  await configureTransformers();
   const key = registerSource(source, options);
   try {
     return await load(key);
@@ -149,24 +150,25 @@ export async function loadProcessor(source: ModelSource): Promise<Processor> {
 }
 
 // ---------------------------------------------------------------------------
-// ONNX Runtime
+// Set-up
 // ---------------------------------------------------------------------------
 
 const IS_NODE = typeof process !== 'undefined' && typeof process.versions?.node === 'string' && typeof window === 'undefined';
 
-let onnxReady: Promise<void> | null = null;
+let configured: Promise<void> | null = null;
 
 /**
- * In the browser, points onnxruntime-web at the `.wasm`/`.mjs` pair that this app's own build serves
- * (Vite `?url` imports copy them into the bundle), so that no CDN is ever contacted — left alone,
- * transformers.js would fetch them from cdn.jsdelivr.net. The pair is the one transformers.js picks
- * for its WebGPU build of onnxruntime-web (`ort-wasm-simd-threaded.asyncify`); the WASM fallback uses
- * the same files. In Node, onnxruntime-node is used and nothing needs setting.
- * Call before the first model is created; later calls return the same promise.
+ * Sets transformers.js up before its first use, once (later calls return the same promise): model files come
+ * from our sources, and in the browser onnxruntime-web runs from the `.wasm`/`.mjs` pair that this app's own
+ * build serves (Vite `?url` imports copy them into the bundle). Left alone, transformers.js would fetch that pair
+ * from cdn.jsdelivr.net the first time anything runs an ONNX session — a model, but also an image processor,
+ * which resizes with a small ONNX op (SmolVLM's for the TF.js engine too). The pair is the one transformers.js
+ * picks for its WebGPU build of onnxruntime-web (`ort-wasm-simd-threaded.asyncify`); the WASM fallback uses the
+ * same files. In Node, onnxruntime-node is used and needs no files.
  */
-export function ensureOnnxRuntime(): Promise<void> {
-  if (onnxReady) return onnxReady;
-  onnxReady = (async () => {
+function configureTransformers(): Promise<void> {
+  configured ??= (async () => {
+    answerFromSources();
     if (IS_NODE) return;
     const [wasm, mjs] = await Promise.all([
       import('onnxruntime-web/ort-wasm-simd-threaded.asyncify.wasm?url'),
@@ -176,12 +178,7 @@ export function ensureOnnxRuntime(): Promise<void> {
     if (!onnx.wasm) throw new Error('this build of transformers.js has no ONNX Runtime WebAssembly backend');
     onnx.wasm.wasmPaths = { wasm: wasm.default, mjs: mjs.default };
   })();
-  return onnxReady;
-}
-
-/** The wasm paths ONNX Runtime will use, for tests and diagnostics (undefined in Node). */
-export function onnxWasmPaths(): unknown {
-  return (env.backends.onnx as { wasm?: { wasmPaths?: unknown } }).wasm?.wasmPaths;
+  return configured;
 }
 
 /**

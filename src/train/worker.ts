@@ -13,7 +13,6 @@ import { catalogEntry, sourceFor } from '../models/catalog';
 import { folderSource, type ModelSource, type ProgressCallback } from '../models/sources';
 import { loadTfjsEngine, type TfjsEngine } from '../models/tfjs/engine';
 import { DEFAULT_LORA_TARGETS, type LoraOptions } from '../models/tfjs/lora';
-import { ensureOnnxRuntime } from '../models/transformersEnv';
 import { initBackend } from '../tf/backend';
 import { deleteCheckpoint, listCheckpoints, loadCheckpoint, saveCheckpoint, type DataSpec, type ModelSpec } from './checkpointStore';
 import type { CompareOptions, Comparison, ModelInfo, ReplyValues, RunStatus, StartRequest, TrainEvent, WorkerMessage, WorkerRequest } from './client';
@@ -119,8 +118,7 @@ function sameSpec(a: ModelSpec, b: ModelSpec) {
 
 /** The model with adapters of these LoRA settings (reloaded from the kept files when they differ). */
 async function ensureEngine(spec: ModelSpec, lora: LoraOptions, files?: File[]): Promise<TfjsEngine> {
-  // The image processor resizes with a tiny ONNX op: onnxruntime-web must use the app's own wasm, not a CDN.
-  await Promise.all([initBackend(), ensureOnnxRuntime()]);
+  await initBackend();
   const key = loraKey(lora);
   const load = (source: MemoSource) => loadTfjsEngine(source, { lora: { ...lora, seed: lora.seed ?? 0 }, onProgress: progress() });
   if (!model || !sameSpec(model.spec, spec) || (spec.kind === 'folder' && files)) {

@@ -28,7 +28,7 @@ import { loadFiles, type ModelSource, type TotalProgress } from '../sources';
 import { promptText, tokenizeResponse, type ChatFormat, type ResponseTokens } from '../teacherForcing';
 import { Prng } from '../prng';
 import { argmax, sample } from '../sampling';
-import { checkOnnxFile, ensureOnnxRuntime, withSource } from '../transformersEnv';
+import { checkOnnxFile, withSource } from '../transformersEnv';
 
 /** transformers.js data types, and the file-name suffix each one loads (`decoder_model_merged_q4.onnx`, …). */
 export const ONNX_DTYPE_SUFFIX = {
@@ -411,7 +411,6 @@ export async function withDeviceFallback<T>(
  * back to WASM, and `engine.fallbackReason` says why.
  */
 export async function loadOnnxEngine(source: ModelSource, options: LoadOnnxEngineOptions = {}): Promise<OnnxEngine> {
-  await ensureOnnxRuntime();
   const dtype = options.dtype ?? 'fp32';
   const config = await source.getJson<{ model_type?: string; image_token_id?: number; image_token_index?: number }>('config.json');
   const modelType = config.model_type;
