@@ -14,7 +14,8 @@ import { sandboxPairs } from '../src/data/sandbox';
 import { loadTfjsEngine } from '../src/models/tfjs/engine';
 import type { TrainRun } from '../src/state/trainStore';
 import { importPeftAdapter } from '../src/train/peft';
-import { loraOptions, sandboxImageLoader, Trainer } from '../src/train/trainer';
+import { sandboxImageLoader } from '../src/train/pairPreparation';
+import { loraOptions, Trainer } from '../src/train/trainer';
 import { fixtureSource } from '../scripts/lib/nodeModelSource';
 
 const OUTPUT = 'e2e-output';

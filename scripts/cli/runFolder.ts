@@ -12,7 +12,8 @@ import type { BatchMetrics } from '../../src/aspo/objective';
 import { checkpointFromSafetensors, checkpointToSafetensors } from '../../src/train/checkpointStore';
 import { ADAPTER_CONFIG_FILE, ADAPTER_WEIGHTS_FILE, type PeftFiles } from '../../src/train/peft';
 import type { TrainSettings } from '../../src/train/settings';
-import type { StepReport, TrainerCheckpoint } from '../../src/train/trainer';
+import type { TrainerCheckpoint } from '../../src/train/checkpoint';
+import type { StepReport } from '../../src/train/optimizerStep';
 
 export const RUN_FILE = 'run.json';
 export const METRICS_FILE = 'metrics.jsonl';

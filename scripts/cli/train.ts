@@ -10,7 +10,10 @@ import type { BatchMetrics } from '../../src/aspo/objective';
 import { loadTfjsEngine } from '../../src/models/tfjs/engine';
 import { exportPeftAdapter } from '../../src/train/peft';
 import { resolveSettings, type TrainSettings, type TrainSettingsInput } from '../../src/train/settings';
-import { loraOptions, pairsFingerprint, sandboxImageLoader, Trainer, type ImageLoader, type SimilarityFn, type StepReport } from '../../src/train/trainer';
+import { pairsFingerprint } from '../../src/train/checkpoint';
+import type { StepReport } from '../../src/train/optimizerStep';
+import { sandboxImageLoader, type ImageLoader, type SimilarityFn } from '../../src/train/pairPreparation';
+import { loraOptions, Trainer } from '../../src/train/trainer';
 import { nodeFolderSource } from '../lib/nodeModelSource';
 import { integerOption, numberOption, requiredString, SEED_RANGE, UsageError, type Command } from './args';
 import {

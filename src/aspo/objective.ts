@@ -240,6 +240,12 @@ function mean(values: readonly number[]): number {
   return sum(values) / values.length;
 }
 
+/** The units of one chosen response: the unit of each token and one weight per unit. */
+export interface UnitWeights {
+  tokenUnit: number[];
+  weights: number[];
+}
+
 /**
  * The units of each chosen response and their weights, for the granularity
  * ablation. `sentence` is the method. `token` gives every token its own unit,
@@ -252,10 +258,7 @@ function mean(values: readonly number[]): number {
  * its perplexity that of all its tokens. Under the `dpo` objective every
  * weight is 0, which makes the ASPO margin the DPO margin.
  */
-export function granularityUnits(
-  pairs: PairScores[],
-  settings: AspoSettings,
-): { tokenUnit: number[]; weights: number[] }[] {
+export function granularityUnits(pairs: PairScores[], settings: AspoSettings): UnitWeights[] {
   const { alpha, granularity, perplexitySource } = settings;
   const dpo = settings.objective === 'dpo';
   switch (granularity) {
@@ -323,10 +326,13 @@ export interface BatchMetrics {
   'aspo/weight_std': number;
 }
 
-/** What the trainer logs for one batch. An empty batch has no means: it throws. */
-export function aspoBatchMetrics(pairs: PairScores[], settings: AspoSettings): BatchMetrics {
+/**
+ * What the trainer logs for one batch. An empty batch has no means: it throws. `given`: the batch's
+ * `granularityUnits`, when the caller has them already.
+ */
+export function aspoBatchMetrics(pairs: PairScores[], settings: AspoSettings, given?: UnitWeights[]): BatchMetrics {
   if (pairs.length === 0) throw new RangeError('aspoBatchMetrics needs at least one pair');
-  const units = granularityUnits(pairs, settings);
+  const units = given ?? granularityUnits(pairs, settings);
   const results = pairs.map((pair, p) =>
     aspoObjective({
       chosen: {

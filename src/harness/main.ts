@@ -17,7 +17,9 @@ import { loadClipScorer, type ClipScorer } from '../models/clip';
 import { loadOnnxEngine, type OnnxDevice, type OnnxEngine } from '../models/onnx/engine';
 import { sandboxPairs } from '../data/sandbox';
 import type { PreferencePair } from '../data/pairs';
-import { epochOrder, loraOptions, sandboxImageLoader, Trainer } from '../train/trainer';
+import { epochOrder } from '../train/dataOrder';
+import { sandboxImageLoader } from '../train/pairPreparation';
+import { loraOptions, Trainer } from '../train/trainer';
 import { resolveSettings, type TrainSettings, type TrainSettingsInput } from '../train/settings';
 import { sumTensors } from '../tf/sum';
 

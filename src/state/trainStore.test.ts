@@ -1,5 +1,5 @@
 import { beforeEach, describe, expect, it } from 'vitest';
-import type { StepReport } from '../train/trainer';
+import type { StepReport } from '../train/optimizerStep';
 import { DEFAULT_COMPARE } from '../train/client';
 import { DEFAULT_TRAIN_SETTINGS } from '../train/settings';
 

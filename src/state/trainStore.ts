@@ -11,7 +11,7 @@ import { createJSONStorage, persist } from 'zustand/middleware';
 import type { BatchMetrics } from '../aspo/objective';
 import { DEFAULT_COMPARE, type CompareOptions, type Comparison, type ModelSpec, type RunStatus } from '../train/client';
 import { DEFAULT_TRAIN_SETTINGS, type TrainSettings } from '../train/settings';
-import type { StepReport } from '../train/trainer';
+import type { StepReport } from '../train/optimizerStep';
 
 /** One step of a run, as charted: the StepReport's metrics (TRL names) plus lr, grad norm, skip flag, time. */
 export type StepPoint = BatchMetrics & {

@@ -3,7 +3,8 @@ import { describe, expect, it } from 'vitest';
 import { serializeSafetensors } from '../models/safetensors';
 import { checkpointFromSafetensors, checkpointToSafetensors } from './checkpointStore';
 import { resolveSettings } from './settings';
-import type { StepReport, TrainerCheckpoint } from './trainer';
+import type { TrainerCheckpoint } from './checkpoint';
+import type { StepReport } from './optimizerStep';
 
 const A = 'base_model.model.model.layers.0.self_attn.q_proj.lora_A.weight';
 const B = 'base_model.model.model.layers.0.self_attn.q_proj.lora_B.weight';

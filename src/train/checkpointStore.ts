@@ -8,7 +8,7 @@
  */
 import type { PreferencePair } from '../data/pairs';
 import { parseSafetensors, serializeSafetensors, type SafetensorsTensor } from '../models/safetensors';
-import type { TrainerCheckpoint } from './trainer';
+import type { TrainerCheckpoint } from './checkpoint';
 
 export const CHECKPOINT_DB = 'aspo-workbench-train';
 export const CHECKPOINT_STORE = 'checkpoints';

@@ -11,7 +11,7 @@
 import type { BatchMetrics } from '../aspo/objective';
 import type { DataSpec, ModelSpec } from './checkpointStore';
 import type { TrainSettings } from './settings';
-import type { StepReport } from './trainer';
+import type { StepReport } from './optimizerStep';
 
 export type { DataSpec, ModelSpec };
 

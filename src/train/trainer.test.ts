@@ -9,7 +9,8 @@ import { sandboxPairs } from '../data/sandbox';
 import { loadTfjsEngine, type TfjsEngine } from '../models/tfjs/engine';
 import type { Idefics3Model } from '../models/tfjs/idefics3';
 import { resolveSettings } from './settings';
-import { loraOptions, sandboxImageLoader, Trainer } from './trainer';
+import { sandboxImageLoader } from './pairPreparation';
+import { loraOptions, Trainer } from './trainer';
 
 const settings = resolveSettings({ objective: 'aspo', lr: 1e-2, steps: 30, batchSize: 1, lora: { r: 8, alpha: 16 }, seed: 1 });
 let engine: TfjsEngine;

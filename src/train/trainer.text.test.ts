@@ -9,7 +9,8 @@ import type { PreferencePair } from '../data/pairs';
 import { sandboxPairs, sandboxSingleSentencePairs } from '../data/sandbox';
 import { loadTfjsEngine, type TfjsEngine } from '../models/tfjs/engine';
 import { resolveSettings, type TrainSettingsInput } from './settings';
-import { loraOptions, Trainer, type TrainerCheckpoint } from './trainer';
+import type { TrainerCheckpoint } from './checkpoint';
+import { loraOptions, Trainer } from './trainer';
 
 let engine: TfjsEngine;
 const BASE: TrainSettingsInput = { lr: 1e-2, lora: { r: 4, alpha: 8 }, seed: 3 };

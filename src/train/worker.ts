@@ -18,7 +18,8 @@ import { deleteCheckpoint, listCheckpoints, loadCheckpoint, saveCheckpoint, type
 import type { CompareOptions, Comparison, ModelInfo, ReplyValues, RunStatus, StartRequest, TrainEvent, WorkerMessage, WorkerRequest } from './client';
 import { adapterLayout, checkPeftAdapter, exportPeftAdapter, importPeftAdapter, readPeftConfig } from './peft';
 import { resolveSettings, type TrainSettings } from './settings';
-import { loraOptions, sandboxImageLoader, Trainer, type ImageLoader } from './trainer';
+import { sandboxImageLoader, type ImageLoader } from './pairPreparation';
+import { loraOptions, Trainer } from './trainer';
 
 declare const self: DedicatedWorkerGlobalScope;
 
