@@ -1,5 +1,5 @@
 import { defineConfig } from '@playwright/test';
-import { chromiumLaunchOptions } from './e2e/chromium';
+import { chromiumLaunchOptions } from './scripts/lib/chromium';
 
 /** E2E_PORT lets a second checkout run its browser tests beside another one on this machine. */
 const port = Number(process.env.E2E_PORT ?? 4173);

@@ -1,6 +1,6 @@
 import { defineConfig } from 'vitest/config';
 import { playwright } from '@vitest/browser-playwright';
-import { CHROMIUM_FLAGS, findChromium } from './e2e/chromium';
+import { CHROMIUM_FLAGS, findChromium } from './scripts/lib/chromium';
 
 /**
  * Two projects: every unit test under Node (TF.js CPU backend), and the model and method tests again in a real
