@@ -3,7 +3,7 @@ import { imageKey } from '../../data/sentenceNumbers';
 import { useCalculator } from '../../state/calculatorStore';
 import type { BackendChoice } from '../../tf/backend';
 import { fmt } from '../common/format';
-import { computeCalculator, type CalculatorView } from './compute';
+import { computeCalculator, type CalculatorView } from '../../state/inspect/compute';
 import { Equations } from './Equations';
 import { ResponseEditor } from './ResponseEditor';
 import { Results } from './Results';

@@ -2,7 +2,7 @@ import katex from 'katex';
 import 'katex/dist/katex.min.css';
 import type { AspoResult, Normalization, PerplexitySource } from '../../aspo';
 import type { Side } from '../../state/calculatorStore';
-import type { SentenceRow } from './compute';
+import type { SentenceRow } from '../../state/inspect/compute';
 
 function n(x: number | undefined): string {
   if (x === undefined || !Number.isFinite(x)) return '\\text{—}';

@@ -1,5 +1,5 @@
 import type { Side } from '../../state/calculatorStore';
-import type { SentenceRow } from './compute';
+import type { SentenceRow } from '../../state/inspect/compute';
 import { fmt } from '../common/format';
 
 interface ResponseEditorProps {

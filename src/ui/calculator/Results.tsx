@@ -1,7 +1,7 @@
 import type { AspoResult } from '../../aspo';
 import { fmt } from '../common/format';
 import { LOGP_FIELDS } from '../../data/sentenceNumbers';
-import type { SentenceRow } from './compute';
+import type { SentenceRow } from '../../state/inspect/compute';
 
 const ROWS: { key: keyof AspoResult; label: string; hint: string }[] = [
   { key: 'rewardChosen', label: 'R_c', hint: 'Σ_i r_i of the chosen response' },

@@ -3,7 +3,7 @@ import { LOGP_FIELDS, type Provenance, type SentenceField } from '../../data/sen
 import type { Side } from '../../state/calculatorStore';
 import { NumberField } from '../common/NumberField';
 import { fmt } from '../common/format';
-import type { SentenceRow } from './compute';
+import type { SentenceRow } from '../../state/inspect/compute';
 
 interface SentenceTableProps {
   side: Side;

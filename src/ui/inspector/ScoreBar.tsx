@@ -1,7 +1,7 @@
 import { useRef, useState } from 'react';
 import { useCalculator } from '../../state/calculatorStore';
 import { useModels } from '../../state/modelStore';
-import { scorePair } from './scorePair';
+import { scorePair } from '../../state/inspect/scorePair';
 
 /** Runs CLIP and the MLLM on the current pair, with progress and a cancel button. */
 export function ScoreBar() {

@@ -1,4 +1,4 @@
-import type { SentenceRow } from '../calculator/compute';
+import type { SentenceRow } from '../../state/inspect/compute';
 import { fmt } from '../common/format';
 
 /** Green for likely tokens, red for unlikely ones: the per-token story behind PPL_i. */

@@ -3,7 +3,7 @@ import { splitSentences, type SentenceSpan } from '../../aspo';
 import { imageKey, type ScoreRecord, type ScoredResponse, type SideScores } from '../../data/sentenceNumbers';
 import { clipCutNotice, type ClipScorer } from '../../models/clip';
 import { cutNotice, type MllmEngine, type ResponseLogprobs } from '../../models/engine';
-import { logpsFromTokens } from '../calculator/compute';
+import { logpsFromTokens } from './compute';
 
 export interface PairScoresForUi {
   record: ScoreRecord;
