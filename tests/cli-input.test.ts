@@ -57,7 +57,9 @@ describe('integer and number options', () => {
     [['--steps', '2', '--rank', '2.5'], '--rank must be a decimal integer ≥ 1, got "2.5"'],
     [['--steps', '2', '--batch-size', '0x2'], '--batch-size must be a decimal integer ≥ 1, got "0x2"'],
     [['--steps', '2', '--warmup=-1'], '--warmup must be a decimal integer ≥ 0, got "-1"'],
-    [['--steps', '2', '--max-seq-len', '1e3'], '--max-seq-len must be a decimal integer ≥ 1, got "1e3"'],
+    [['--steps', '2', '--max-seq-len', '1e3'], '--max-seq-len must be a decimal integer ≥ 4, got "1e3"'],
+    // The range is the setting's (TRAIN_SETTINGS), checked by the option parser as the tab's field checks it.
+    [['--steps', '2', '--max-seq-len', '3'], '--max-seq-len must be a decimal integer ≥ 4, got "3"'],
     [['--steps', '2', '--lr', '0x10'], '--lr must be a decimal number, got "0x10"'],
     [['--steps', '2', '--beta', 'Infinity'], '--beta must be a decimal number, got "Infinity"'],
     [['--steps', '2', '--lora-alpha', ''], '--lora-alpha must be a decimal number, got ""'],
@@ -77,6 +79,23 @@ describe('integer and number options', () => {
     expect(r.code).toBe(2);
     expect(r.stderr).toContain('aspo: --steps must be a decimal integer ≥ 1, got "0x10"');
     expect(r.stderr).toContain('usage:');
+  });
+});
+
+describe('the settings on the command line', () => {
+  it('the usage names every setting the command line sets, with what it takes, its range and default', () => {
+    const lines = trainCommand.usage.split('\n');
+    const line = (flag: string) => lines.find((l) => l.trim().startsWith(`--${flag} `)) ?? `no line for --${flag}`;
+    expect(line('normalization')).toMatch(/--normalization mean\|reward-ratio\|none +λ normalisation \(default mean\)$/);
+    expect(line('granularity')).toMatch(/--granularity sentence\|response\|token +Granularity \(default sentence\)$/);
+    expect(line('alpha')).toMatch(/--alpha X +α \(similarity ↔ perplexity\), in \[0, 1\] \(default 0\.5\)$/);
+    expect(line('beta')).toMatch(/--beta X +β \(KL strength\), a positive number \(default 0\.1\)$/);
+    expect(line('seed')).toMatch(/--seed N +Seed, an integer from 0 to 4294967295 \(default 0\)$/);
+    expect(line('max-seq-len')).toMatch(/--max-seq-len N +Max sequence length, an integer of at least 4 \(default 1024\)$/);
+    expect(line('objective')).toMatch(/--objective dpo\|aspo +Objective \(required\)$/);
+    expect(line('steps')).toMatch(/--steps N +Steps, a positive integer \(required\)$/);
+    expect(line('lora-alpha')).toMatch(/\(default 2·rank\)$/);
+    for (const flag of ['perplexity-source', 'rank', 'lr', 'warmup', 'batch-size', 'grad-clip']) expect(line(flag)).toMatch(/\((default .+|required)\)$/);
   });
 });
 

@@ -4,18 +4,28 @@ import { dirname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { RawImage } from '@huggingface/transformers';
 import { parsePairsJsonl, type PreferencePair } from '../../src/data/pairs';
-import { SANDBOX_KEY_PREFIX, sandboxPairs, sandboxSentenceSimilarities } from '../../src/data/sandbox';
+import { SANDBOX_HELD_OUT_SIZE, SANDBOX_KEY_PREFIX, SANDBOX_TRAIN_SIZE, sandboxPairs, sandboxSentenceSimilarities } from '../../src/data/sandbox';
 import { decodeUtf8 } from '../../src/data/utf8';
 import type { BatchMetrics } from '../../src/aspo/objective';
 import { loadTfjsEngine } from '../../src/models/tfjs/engine';
 import { exportPeftAdapter } from '../../src/train/peft';
-import { resolveSettings, type TrainSettings, type TrainSettingsInput } from '../../src/train/settings';
+import { requirement, type Setting } from '../../src/aspo/settings';
+import {
+  resolveSettings,
+  settingValue,
+  TRAIN_SETTING_KEYS,
+  TRAIN_SETTINGS,
+  withSetting,
+  type TrainSettingKey,
+  type TrainSettings,
+  type TrainSettingsInput,
+} from '../../src/train/settings';
 import { pairsFingerprint } from '../../src/train/checkpoint';
 import type { StepReport } from '../../src/train/optimizerStep';
 import { sandboxImageLoader, type ImageLoader, type SimilarityFn } from '../../src/train/pairPreparation';
 import { loraOptions, Trainer } from '../../src/train/trainer';
 import { nodeFolderSource } from '../lib/nodeModelSource';
-import { integerOption, numberOption, requiredString, SEED_RANGE, UsageError, type Command } from './args';
+import { integerOption, numberOption, requiredString, UsageError, type Command } from './args';
 import {
   appendMetrics,
   checkOutFolder,
@@ -35,86 +45,45 @@ import {
 /** Steps between checkpoints when --save-every is not given: a lost tail of at most this many steps. */
 export const DEFAULT_SAVE_EVERY = 10;
 
+/** The settings the command line sets, each by its `--flag` (TRAIN_SETTINGS declares them). */
+const FLAG_SETTINGS = TRAIN_SETTING_KEYS.flatMap((key) => {
+  const setting: Setting = TRAIN_SETTINGS[key];
+  return setting.flag === undefined ? [] : [{ key, flag: setting.flag, setting }];
+});
+/** Settings with no default on the command line. */
+const REQUIRED_SETTINGS = new Set<TrainSettingKey>(['objective', 'steps']);
+
 /** The options that make a run what it is: recorded in run.json, and compared on --resume. */
-const RUN_OPTIONS = [
-  'model',
-  'pairs',
-  'objective',
-  'alpha',
-  'beta',
-  'normalization',
-  'granularity',
-  'perplexity-source',
-  'rank',
-  'lora-alpha',
-  'lr',
-  'warmup',
-  'batch-size',
-  'max-seq-len',
-  'grad-clip',
-  'steps',
-  'seed',
-  'base-model',
-  'eval',
-] as const;
+const RUN_OPTIONS = ['model', 'pairs', ...FLAG_SETTINGS.map((f) => f.flag), 'base-model', 'eval'];
 /** Options naming files, compared as absolute paths. */
 const PATH_OPTIONS = new Set(['model', 'pairs', 'eval']);
-/** The option that sets each setting, to say which one differs on --resume. */
-const SETTING_OPTIONS: [string, (s: TrainSettings) => unknown][] = [
-  ['objective', (s) => s.objective],
-  ['alpha', (s) => s.alpha],
-  ['beta', (s) => s.beta],
-  ['normalization', (s) => s.normalization],
-  ['granularity', (s) => s.granularity],
-  ['perplexity-source', (s) => s.perplexitySource],
-  ['rank', (s) => s.lora.r],
-  ['lora-alpha', (s) => s.lora.alpha],
-  ['lr', (s) => s.lr],
-  ['warmup', (s) => s.warmupSteps],
-  ['batch-size', (s) => s.batchSize],
-  ['max-seq-len', (s) => s.maxSeqLen],
-  ['grad-clip', (s) => s.gradClipNorm],
-  ['steps', (s) => s.steps],
-  ['seed', (s) => s.seed],
-];
 
-function optionalNumber(values: Record<string, unknown>, name: string): number | undefined {
-  return values[name] === undefined ? undefined : numberOption(values, name, 0);
-}
-
-function oneOf<T extends string>(values: Record<string, unknown>, name: string, allowed: readonly T[]): T | undefined {
-  const v = values[name];
+/** The setting's option, parsed (decimal numbers, integers in the setting's range, one of its choices); undefined when not given. */
+function settingOption(values: Record<string, unknown>, flag: string, setting: Setting): string | number | undefined {
+  const v = values[flag];
   if (v === undefined) return undefined;
-  if (typeof v !== 'string' || !(allowed as readonly string[]).includes(v)) {
-    throw new UsageError(`--${name} must be one of ${allowed.join(', ')}, got "${String(v)}"`);
+  if (setting.kind === 'choice') {
+    const allowed = setting.choices.map((c) => c.value);
+    if (typeof v !== 'string' || !allowed.includes(v)) throw new UsageError(`--${flag} must be one of ${allowed.join(', ')}, got "${String(v)}"`);
+    return v;
   }
-  return v as T;
+  if (!setting.integer) return numberOption(values, flag, 0);
+  const min = setting.min === undefined ? -Number.MAX_SAFE_INTEGER : setting.aboveMin ? setting.min + 1 : setting.min;
+  return integerOption(values, flag, { min, max: setting.max });
 }
 
 function settingsFrom(options: Record<string, string>): TrainSettings {
-  const objective = oneOf(options, 'objective', ['dpo', 'aspo'] as const);
-  if (!objective) throw new UsageError('--objective is required (dpo or aspo)');
-  const steps = integerOption(options, 'steps', { min: 1 });
-  if (steps === undefined) throw new UsageError('--steps is required');
-  const rank = integerOption(options, 'rank', { min: 1 });
-  const loraAlpha = optionalNumber(options, 'lora-alpha') ?? (rank !== undefined ? 2 * rank : undefined);
-  const input: TrainSettingsInput = {
-    objective,
-    alpha: optionalNumber(options, 'alpha'),
-    beta: optionalNumber(options, 'beta'),
-    normalization: oneOf(options, 'normalization', ['mean', 'reward-ratio', 'none'] as const),
-    granularity: oneOf(options, 'granularity', ['sentence', 'response', 'token'] as const),
-    perplexitySource: oneOf(options, 'perplexity-source', ['policy', 'reference'] as const),
-    lr: optionalNumber(options, 'lr'),
-    warmupSteps: integerOption(options, 'warmup', { min: 0 }),
-    batchSize: integerOption(options, 'batch-size', { min: 1 }),
-    maxSeqLen: integerOption(options, 'max-seq-len', { min: 1 }),
-    gradClipNorm: optionalNumber(options, 'grad-clip'),
-    steps,
-    seed: integerOption(options, 'seed', SEED_RANGE) ?? 0,
-    lora: { ...(rank !== undefined ? { r: rank } : {}), ...(loraAlpha !== undefined ? { alpha: loraAlpha } : {}) },
-  };
-  for (const key of Object.keys(input) as (keyof TrainSettingsInput)[]) if (input[key] === undefined) delete input[key];
+  let input: TrainSettingsInput = {};
+  for (const { key, flag, setting } of FLAG_SETTINGS) {
+    const value = settingOption(options, flag, setting);
+    if (value === undefined && REQUIRED_SETTINGS.has(key)) {
+      const choices = setting.kind === 'choice' ? ` (${setting.choices.map((c) => c.value).join(' or ')})` : '';
+      throw new UsageError(`--${flag} is required${choices}`);
+    }
+    if (value !== undefined) input = withSetting(input, key, value);
+  }
+  // A given rank keeps the default alpha / rank ratio of 2 unless --lora-alpha says otherwise.
+  if (input.lora?.r !== undefined && input.lora.alpha === undefined) input = withSetting(input, 'lora.alpha', 2 * input.lora.r);
   try {
     return resolveSettings(input);
   } catch (err) {
@@ -141,10 +110,10 @@ function resumeDifferences(record: RunRecord, given: Record<string, string>, set
       differences.push(`--${name} (the run used ${record.options[name] ?? 'none'}, given ${given[name]})`);
     }
   }
-  for (const [name, get] of SETTING_OPTIONS) {
-    const was = JSON.stringify(get(record.settings));
-    const now = JSON.stringify(get(settings));
-    if (was !== now) differences.push(`--${name} (the run used ${was}, given ${now})`);
+  for (const { key, flag } of FLAG_SETTINGS) {
+    const was = JSON.stringify(settingValue(record.settings, key));
+    const now = JSON.stringify(settingValue(settings, key));
+    if (was !== now) differences.push(`--${flag} (the run used ${was}, given ${now})`);
   }
   return differences;
 }
@@ -256,6 +225,18 @@ export interface TrainSummary {
   settings: TrainSettings;
 }
 
+/** One line per setting: its option, what it takes, its label and range, and its default. */
+function settingsUsage(): string {
+  const rows = FLAG_SETTINGS.map(({ key, flag, setting }) => {
+    const takes = setting.kind === 'choice' ? setting.choices.map((c) => c.value).join('|') : setting.integer ? 'N' : 'X';
+    const range = setting.kind === 'number' ? `, ${requirement(setting)}` : '';
+    const fallback = REQUIRED_SETTINGS.has(key) ? 'required' : key === 'lora.alpha' ? 'default 2·rank' : `default ${setting.default}`;
+    return [`--${flag} ${takes}`, `${setting.label}${range} (${fallback})`];
+  });
+  const width = Math.max(...rows.map(([option]) => option.length));
+  return rows.map(([option, text]) => `      ${option.padEnd(width)}  ${text}`).join('\n');
+}
+
 const PARSE_OPTIONS = {
   ...Object.fromEntries(RUN_OPTIONS.map((name) => [name, { type: 'string' as const }])),
   out: { type: 'string' },
@@ -265,17 +246,16 @@ const PARSE_OPTIONS = {
 } as const;
 
 export const trainCommand: Command & { runWith(args: string[], warn: Warn, control?: TrainControl): Promise<TrainSummary> } = {
-  usage: `train --model DIR --pairs JSONL --objective dpo|aspo --steps N --seed S --out DIR [--overwrite]
-      [--alpha A] [--beta B] [--normalization mean|reward-ratio|none] [--granularity sentence|response|token]
-      [--perplexity-source policy|reference] [--rank R] [--lora-alpha LA (default 2·R)] [--lr LR] [--warmup W]
-      [--batch-size B] [--max-seq-len L] [--grad-clip C] [--base-model ID] [--eval JSONL|sandbox]
-      [--save-every N (default ${DEFAULT_SAVE_EVERY})]
+  usage: `train --model DIR --pairs JSONL --objective dpo|aspo --steps N --out DIR [--overwrite] [SETTINGS]
+      [--base-model ID] [--eval JSONL|sandbox] [--save-every N (default ${DEFAULT_SAVE_EVERY})]
     train --resume DIR [the same options, or none]
+    SETTINGS:
+${settingsUsage()}
       LoRA fine-tuning with DPO or ASPO on the CPU backend, with the same trainer as the tab. The JSONL holds
       { prompt, chosen, rejected, image?, similarity? } per line (image: a path relative to the file); bad lines
       (and lines whose image does not load) are reported on stderr with their number and skipped. ASPO with α > 0
       needs similarity.chosen per pair (sandbox:<id> images get the sandbox's stand-in scores). --pairs sandbox /
-      --eval sandbox use the bundled sandbox world (24 training / 8 held-out pairs, for the tiny SmolVLM).
+      --eval sandbox use the bundled sandbox world (${SANDBOX_TRAIN_SIZE} training / ${SANDBOX_HELD_OUT_SIZE} held-out pairs, for the tiny SmolVLM).
       Writes into --out (refused when it holds files, unless --overwrite): adapter_model.safetensors and
       adapter_config.json (PEFT), metrics.jsonl (one line per step), run.json (options, settings, model, data,
       progress) and checkpoint.safetensors (adapter, optimizer, data order, step), saved every --save-every steps

@@ -17,16 +17,9 @@ export {
   granularityUnits,
   aspoBatchMetrics,
 } from './objective';
-export type {
-  Normalization,
-  Granularity,
-  PerplexitySource,
-  AspoInput,
-  AspoResult,
-  PairScores,
-  AspoSettings,
-  BatchMetrics,
-} from './objective';
+export type { AspoInput, AspoResult, PairScores, BatchMetrics } from './objective';
+export { ASPO_SETTINGS, DEFAULT_ASPO_SETTINGS, METHOD_PRESETS, choiceOf } from './settings';
+export type { AspoSettings, ChoiceSetting, Granularity, Normalization, NumberSetting, PerplexitySource } from './settings';
 export { aspoObjectiveTf } from './objective.tf';
 export type { AspoTfInput, AspoTfResult } from './objective.tf';
 export { clipSimilarity } from './similarity';

@@ -10,12 +10,10 @@ import {
   meanLambda,
   sentenceRewards,
   type AspoInput,
-  type AspoSettings,
   type BatchMetrics,
-  type Granularity,
-  type Normalization,
   type PairScores,
 } from './objective';
+import type { AspoSettings, Granularity, Normalization } from './settings';
 import { adaptiveWeights } from './weights';
 
 const NORMALIZATIONS: Normalization[] = ['mean', 'reward-ratio', 'none'];

@@ -2,7 +2,8 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import * as tf from '@tensorflow/tfjs';
 import { useTestBackend } from '../../tests/setup/testBackend';
-import { aspoObjective, type Normalization } from './objective';
+import { aspoObjective } from './objective';
+import type { Normalization } from './settings';
 import { aspoObjectiveTf, type AspoTfInput, type AspoTfResult } from './objective.tf';
 
 const NORMALIZATIONS: Normalization[] = ['mean', 'reward-ratio', 'none'];

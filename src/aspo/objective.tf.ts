@@ -8,7 +8,8 @@
  * GPU pipeline and returned zeros under SwiftShader WebGPU.
  */
 import * as tf from '@tensorflow/tfjs';
-import { meanLambda, REWARD_RATIO_EPSILON, type Normalization } from './objective';
+import { meanLambda, REWARD_RATIO_EPSILON } from './objective';
+import type { Normalization } from './settings';
 
 export interface AspoTfInput {
   /** `ℓ^θ_t` of the chosen response, shape `[N_c]`. */

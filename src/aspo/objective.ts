@@ -12,12 +12,7 @@ import {
   sequencePerplexity,
 } from './weights';
 
-/** How λ keeps the weight increase from inflating the margin; see `aspoLambda`. */
-export type Normalization = 'mean' | 'reward-ratio' | 'none';
-/** Unit the weights attach to (paper Table 6). */
-export type Granularity = 'sentence' | 'response' | 'token';
-/** Which model's log-probs give the perplexity part of the weights. */
-export type PerplexitySource = 'policy' | 'reference';
+import type { AspoSettings, Normalization, PerplexitySource } from './settings';
 
 /** Below this `|R*_c|` the reward ratio is numerically meaningless. */
 export const REWARD_RATIO_EPSILON = 1e-6;
@@ -221,15 +216,6 @@ export interface PairScores {
     similarity: number[];
   };
   rejected: { policyLogps: number[]; refLogps: number[] };
-}
-
-export interface AspoSettings {
-  objective: 'dpo' | 'aspo';
-  alpha: number;
-  beta: number;
-  normalization: Normalization;
-  granularity: Granularity;
-  perplexitySource: PerplexitySource;
 }
 
 function perplexityLogps(pair: PairScores, source: PerplexitySource): number[] {

@@ -61,6 +61,8 @@ export const SANDBOX_SCENES: readonly SandboxScene[] = Array.from({ length: 32 }
 }));
 
 export const SANDBOX_TRAIN_SIZE = 24;
+/** The scenes no run trains on, for held-out answers and metrics. */
+export const SANDBOX_HELD_OUT_SIZE = SANDBOX_SCENES.length - SANDBOX_TRAIN_SIZE;
 
 function inside(shape: SandboxShape, dx: number, dy: number, r: number): boolean {
   switch (shape) {

@@ -1,6 +1,6 @@
 import { create } from 'zustand';
 import { createJSONStorage, persist } from 'zustand/middleware';
-import { splitSentences, type Granularity, type Normalization, type PerplexitySource } from '../aspo';
+import { DEFAULT_ASPO_SETTINGS, splitSentences, type Granularity, type Normalization, type PerplexitySource } from '../aspo';
 import { EXAMPLE_PAIRS, type ExamplePair, type SentenceNumbers } from '../data/examples';
 import {
   EMPTY_BOOK,
@@ -74,11 +74,11 @@ export const useCalculator = create<CalculatorState>()(
       chosen: first.chosen,
       rejected: first.rejected,
       book: recordExample(EMPTY_BOOK, first),
-      alpha: 0.5,
-      beta: 0.1,
-      normalization: 'mean',
-      perplexitySource: 'policy',
-      granularity: 'sentence',
+      alpha: DEFAULT_ASPO_SETTINGS.alpha,
+      beta: DEFAULT_ASPO_SETTINGS.beta,
+      normalization: DEFAULT_ASPO_SETTINGS.normalization,
+      perplexitySource: DEFAULT_ASPO_SETTINGS.perplexitySource,
+      granularity: DEFAULT_ASPO_SETTINGS.granularity,
       image: null,
       scored: {},
       focus: { side: 'chosen', index: 0 },
@@ -108,11 +108,13 @@ export const useCalculator = create<CalculatorState>()(
     }),
     {
       name: 'aspo-workbench/calculator',
-      version: 3,
+      version: 4,
       storage: createJSONStorage(() => globalThis.localStorage),
       migrate: (persisted, version) => {
         const old = (persisted ?? {}) as Record<string, unknown>;
-        if (version >= 3) return old as unknown as CalculatorState;
+        if (version >= 4) return old as unknown as CalculatorState;
+        // Version 3's model tokens did not carry their sentence; the book keeps their sums, so only they go.
+        if (version === 3) return { ...old, scored: {} } as unknown as CalculatorState;
         // Up to version 2 numbers were lists by position, and model tokens carried no prompt or image.
         const { book, dropped } = migratePositionalNumbers(old, EXAMPLE_PAIRS);
         const kept = { ...old };

@@ -9,6 +9,7 @@
 import { create } from 'zustand';
 import { createJSONStorage, persist } from 'zustand/middleware';
 import type { BatchMetrics } from '../aspo/objective';
+import { SANDBOX_TRAIN_SIZE } from '../data/sandbox';
 import { DEFAULT_COMPARE, type CompareOptions, type Comparison, type ModelSpec, type RunStatus } from '../train/client';
 import { DEFAULT_TRAIN_SETTINGS, type TrainSettings } from '../train/settings';
 import type { StepReport } from '../train/optimizerStep';
@@ -56,7 +57,7 @@ export interface TrainState {
   form: FormSettings;
   checkpointEvery: number;
   data: RunData;
-  /** how many of the 24 sandbox training pairs a sandbox run uses (fewer prepare faster) */
+  /** how many of the SANDBOX_TRAIN_SIZE sandbox training pairs a sandbox run uses (fewer prepare faster) */
   sandboxCount: number;
   runs: TrainRun[];
   /** run ids drawn in the charts */
@@ -119,7 +120,7 @@ export const useTrain = create<TrainState>()(
       form: DEFAULT_FORM,
       checkpointEvery: 5,
       data: 'sandbox',
-      sandboxCount: 24,
+      sandboxCount: SANDBOX_TRAIN_SIZE,
       runs: [],
       overlay: [],
       activeId: null,

@@ -1,5 +1,16 @@
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_TRAIN_SETTINGS, resolveSettings, totalSteps, validateSettings } from './settings';
+import type { Setting } from '../aspo/settings';
+import {
+  DEFAULT_TRAIN_SETTINGS,
+  resolveSettings,
+  settingValue,
+  totalSteps,
+  TRAIN_SETTING_KEYS,
+  TRAIN_SETTINGS,
+  validateSettings,
+  withSetting,
+  type TrainSettingKey,
+} from './settings';
 
 describe('training settings', () => {
   it('defaults fit a small model in a browser', () => {
@@ -42,5 +53,20 @@ describe('training settings', () => {
     // 2^32 would run as seed 0.
     expect(() => resolveSettings({ seed: 2 ** 32 })).toThrow('seed must be an integer from 0 to 4294967295, got 4294967296');
     expect(resolveSettings({ seed: 2 ** 32 - 1 }).seed).toBe(4294967295);
+  });
+
+  it('runs start from the vocabulary’s defaults, and each setting is read and set by its key', () => {
+    const setting = (key: TrainSettingKey): Setting => TRAIN_SETTINGS[key];
+    const withDefault = TRAIN_SETTING_KEYS.filter((key) => setting(key).default !== undefined);
+    expect(withDefault).toHaveLength(TRAIN_SETTING_KEYS.length - 2); // steps and epochs decide each other
+    for (const key of withDefault) expect(settingValue(DEFAULT_TRAIN_SETTINGS, key), key).toBe(setting(key).default);
+    const input = withSetting(withSetting(withSetting({}, 'lora.r', 4), 'lora.alpha', 6), 'granularity', 'token');
+    expect(input).toEqual({ lora: { r: 4, alpha: 6 }, granularity: 'token' });
+    expect(resolveSettings({ ...input, steps: 1 })).toMatchObject({ lora: { r: 4, alpha: 6 }, granularity: 'token' });
+    // Every field the vocabulary holds is checked, with its name in the message.
+    for (const key of TRAIN_SETTING_KEYS) {
+      const bad = withSetting(DEFAULT_TRAIN_SETTINGS, key, key === 'steps' || key === 'epochs' ? -1 : 'bad') as typeof DEFAULT_TRAIN_SETTINGS;
+      expect(validateSettings(bad).join('; '), key).toContain(`${TRAIN_SETTINGS[key].name} must be`);
+    }
   });
 });

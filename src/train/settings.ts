@@ -1,9 +1,11 @@
 /**
- * Training settings: the method's (objective, α, β, λ normalisation, granularity, perplexity source) plus LoRA
- * and the optimisation loop. Defaults fit a small model in a browser (method-spec, "Training as in the paper").
+ * Training settings: the method's (objective, α, β, λ normalisation, granularity, perplexity source; declared in
+ * `src/aspo/settings.ts`) plus LoRA and the optimisation loop, declared here the same way, so that the Train tab's
+ * form, the `train` command's options and `validateSettings` read each one's range, label and option from one
+ * place. Defaults fit a small model in a browser (method-spec, "Training as in the paper").
  * Plain JSON, so that settings travel to a Web Worker, into a checkpoint and into IndexedDB unchanged.
  */
-import type { AspoSettings, Granularity, Normalization, PerplexitySource } from '../aspo/objective';
+import { ASPO_SETTINGS, DEFAULT_ASPO_SETTINGS, settingProblem, type AspoSettings, type NumberSetting, type Setting } from '../aspo/settings';
 import { DEFAULT_LORA_TARGETS } from '../models/tfjs/lora';
 
 export interface LoraSettings {
@@ -35,65 +37,82 @@ export interface TrainSettings extends AspoSettings {
   seed: number;
 }
 
-export const DEFAULT_TRAIN_SETTINGS: Readonly<TrainSettings> = Object.freeze({
-  objective: 'aspo',
-  alpha: 0.5,
-  beta: 0.1,
-  normalization: 'mean',
-  granularity: 'sentence',
-  perplexitySource: 'policy',
-  lora: Object.freeze({ r: 16, alpha: 32, targetModules: [...DEFAULT_LORA_TARGETS] }) as LoraSettings,
-  lr: 5e-5,
-  warmupSteps: 0,
-  batchSize: 4,
-  steps: null,
-  epochs: 1,
-  maxSeqLen: 1024,
-  gradClipNorm: 1,
-  seed: 0,
-}) as TrainSettings;
-
 /** The largest seed: the generator keeps 32 bits of it, so 2^32 would run as 0. */
 export const SEED_MAX = 2 ** 32 - 1;
 
-const NORMALIZATIONS: readonly Normalization[] = ['mean', 'reward-ratio', 'none'];
-const GRANULARITIES: readonly Granularity[] = ['sentence', 'response', 'token'];
-const PERPLEXITY_SOURCES: readonly PerplexitySource[] = ['policy', 'reference'];
+/** The training loop's settings, keyed by their path in `TrainSettings`. */
+const LOOP_SETTINGS = {
+  'lora.r': { kind: 'number', name: 'lora.r (rank)', flag: 'rank', label: 'LoRA rank r', default: 16, min: 1, integer: true, step: 1 },
+  'lora.alpha': { kind: 'number', name: 'lora.alpha', flag: 'lora-alpha', label: 'LoRA alpha', default: 32, min: 0, aboveMin: true, step: 1 },
+  lr: { kind: 'number', name: 'lr (learning rate)', flag: 'lr', label: 'Learning rate', default: 5e-5, min: 0, aboveMin: true, step: 1e-5 },
+  warmupSteps: { kind: 'number', name: 'warmupSteps', flag: 'warmup', label: 'Warm-up steps', default: 0, min: 0, integer: true, step: 1 },
+  batchSize: { kind: 'number', name: 'batchSize', flag: 'batch-size', label: 'Batch size (accumulation)', default: 4, min: 1, integer: true, step: 1 },
+  maxSeqLen: { kind: 'number', name: 'maxSeqLen', flag: 'max-seq-len', label: 'Max sequence length', default: 1024, min: 4, integer: true, step: 1 },
+  gradClipNorm: {
+    kind: 'number',
+    name: 'gradClipNorm',
+    flag: 'grad-clip',
+    label: 'Grad clip (global norm)',
+    default: 1,
+    min: 0,
+    step: 0.1,
+    note: '0 turns clipping off',
+  },
+  steps: { kind: 'number', name: 'steps', flag: 'steps', label: 'Steps', min: 1, integer: true, step: 1 },
+  epochs: { kind: 'number', name: 'epochs', label: 'Epochs', min: 0, aboveMin: true, step: 0.1 },
+  seed: { kind: 'number', name: 'seed', flag: 'seed', label: 'Seed', default: 0, min: 0, max: SEED_MAX, integer: true, step: 1 },
+} as const satisfies Record<string, NumberSetting>;
+
+/** Every setting of a run, the method's first, keyed by its path in `TrainSettings` (`lora.r` for `s.lora.r`). */
+export const TRAIN_SETTINGS = { ...ASPO_SETTINGS, ...LOOP_SETTINGS } as const satisfies Record<string, Setting>;
+
+export type TrainSettingKey = keyof typeof TRAIN_SETTINGS;
+
+export const TRAIN_SETTING_KEYS = Object.keys(TRAIN_SETTINGS) as TrainSettingKey[];
+
+export const DEFAULT_TRAIN_SETTINGS: Readonly<TrainSettings> = Object.freeze({
+  ...DEFAULT_ASPO_SETTINGS,
+  lora: Object.freeze({ r: LOOP_SETTINGS['lora.r'].default, alpha: LOOP_SETTINGS['lora.alpha'].default, targetModules: [...DEFAULT_LORA_TARGETS] }) as LoraSettings,
+  lr: LOOP_SETTINGS.lr.default,
+  warmupSteps: LOOP_SETTINGS.warmupSteps.default,
+  batchSize: LOOP_SETTINGS.batchSize.default,
+  steps: null,
+  epochs: 1,
+  maxSeqLen: LOOP_SETTINGS.maxSeqLen.default,
+  gradClipNorm: LOOP_SETTINGS.gradClipNorm.default,
+  seed: LOOP_SETTINGS.seed.default,
+}) as TrainSettings;
 
 export type TrainSettingsInput = Partial<Omit<TrainSettings, 'lora'>> & { lora?: Partial<LoraSettings> };
+
+/** The value of one setting (undefined where a partial input leaves it out). */
+export function settingValue(s: TrainSettingsInput, key: TrainSettingKey): unknown {
+  if (key === 'lora.r') return s.lora?.r;
+  if (key === 'lora.alpha') return s.lora?.alpha;
+  return s[key];
+}
+
+/** `input` with one setting set, by its key in TRAIN_SETTINGS. */
+export function withSetting(input: TrainSettingsInput, key: TrainSettingKey, value: unknown): TrainSettingsInput {
+  if (key === 'lora.r' || key === 'lora.alpha') return { ...input, lora: { ...input.lora, [key === 'lora.r' ? 'r' : 'alpha']: value } };
+  return { ...input, [key]: value };
+}
 
 /** Every problem with the settings, each a sentence naming the field; empty when they are valid. */
 export function validateSettings(s: TrainSettings): string[] {
   const errors: string[] = [];
-  const positiveInt = (v: unknown) => typeof v === 'number' && Number.isInteger(v) && v > 0;
-  const finite = (v: unknown) => typeof v === 'number' && Number.isFinite(v);
-  if (s.objective !== 'dpo' && s.objective !== 'aspo') errors.push(`objective must be "dpo" or "aspo", got ${JSON.stringify(s.objective)}`);
-  if (!finite(s.alpha) || s.alpha < 0 || s.alpha > 1) errors.push(`alpha (α) must be in [0, 1], got ${s.alpha}`);
-  if (!finite(s.beta) || s.beta <= 0) errors.push(`beta (β) must be a positive number, got ${s.beta}`);
-  if (!NORMALIZATIONS.includes(s.normalization)) {
-    errors.push(`normalization must be one of ${NORMALIZATIONS.join(', ')}, got ${JSON.stringify(s.normalization)}`);
+  for (const key of TRAIN_SETTING_KEYS) {
+    const value = settingValue(s, key);
+    // steps and epochs: one of them is null, said below.
+    if ((key === 'steps' || key === 'epochs') && value === null) continue;
+    const problem = settingProblem(TRAIN_SETTINGS[key], value);
+    if (problem) errors.push(problem);
   }
-  if (!GRANULARITIES.includes(s.granularity)) {
-    errors.push(`granularity must be one of ${GRANULARITIES.join(', ')}, got ${JSON.stringify(s.granularity)}`);
-  }
-  if (!PERPLEXITY_SOURCES.includes(s.perplexitySource)) {
-    errors.push(`perplexitySource must be "policy" or "reference", got ${JSON.stringify(s.perplexitySource)}`);
-  }
-  if (!s.lora || !positiveInt(s.lora.r)) errors.push(`lora.r (rank) must be a positive integer, got ${s.lora?.r}`);
-  if (!s.lora || !finite(s.lora.alpha) || s.lora.alpha <= 0) errors.push(`lora.alpha must be a positive number, got ${s.lora?.alpha}`);
   if (!s.lora || !Array.isArray(s.lora.targetModules) || s.lora.targetModules.length === 0 || s.lora.targetModules.some((m) => typeof m !== 'string' || m === '')) {
     errors.push('lora.targetModules must be a non-empty list of module names such as "q_proj"');
   }
-  if (!finite(s.lr) || s.lr <= 0) errors.push(`lr (learning rate) must be a positive number, got ${s.lr}`);
-  if (!(Number.isInteger(s.warmupSteps) && s.warmupSteps >= 0)) errors.push(`warmupSteps must be a non-negative integer, got ${s.warmupSteps}`);
-  if (!positiveInt(s.batchSize)) errors.push(`batchSize must be a positive integer, got ${s.batchSize}`);
   if (s.steps === null && s.epochs === null) errors.push('give either steps or epochs');
   if (s.steps !== null && s.epochs !== null) errors.push(`give steps or epochs, not both (steps ${s.steps}, epochs ${s.epochs})`);
-  if (s.steps !== null && !positiveInt(s.steps)) errors.push(`steps must be a positive integer, got ${s.steps}`);
-  if (s.epochs !== null && (!finite(s.epochs) || s.epochs <= 0)) errors.push(`epochs must be a positive number, got ${s.epochs}`);
-  if (!positiveInt(s.maxSeqLen) || s.maxSeqLen < 4) errors.push(`maxSeqLen must be an integer of at least 4, got ${s.maxSeqLen}`);
-  if (!finite(s.gradClipNorm) || s.gradClipNorm < 0) errors.push(`gradClipNorm must be ≥ 0 (0 turns clipping off), got ${s.gradClipNorm}`);
-  if (!(Number.isInteger(s.seed) && s.seed >= 0 && s.seed <= SEED_MAX)) errors.push(`seed must be an integer from 0 to ${SEED_MAX}, got ${s.seed}`);
   return errors;
 }
 

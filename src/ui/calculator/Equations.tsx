@@ -1,6 +1,6 @@
 import katex from 'katex';
 import 'katex/dist/katex.min.css';
-import type { AspoResult, Normalization, PerplexitySource } from '../../aspo';
+import { ASPO_SETTINGS, choiceOf, type AspoResult, type Normalization, type PerplexitySource } from '../../aspo';
 import type { Side } from '../../state/calculatorStore';
 import type { SentenceRow } from '../../state/inspect/compute';
 
@@ -15,12 +15,6 @@ function Tex({ lhs, symbolic, numeric, label }: { lhs: string; symbolic: string;
   const html = katex.renderToString(source, { throwOnError: false, displayMode: true });
   return <div className="equation" aria-label={label} dangerouslySetInnerHTML={{ __html: html }} />;
 }
-
-const LAMBDA_TEX: Record<Normalization, string> = {
-  mean: '\\frac{K}{\\sum_i (1 + w_i)}',
-  'reward-ratio': '\\operatorname{sg}\\!\\left(\\frac{R_c}{R^*_c}\\right)',
-  none: '1',
-};
 
 interface EquationsProps {
   chosen: SentenceRow[];
@@ -62,7 +56,7 @@ export function Equations({ chosen, rejected, result, focus, alpha, beta, normal
       <Tex
         label="Equation 9"
         lhs={`\\text{(9)}\\; \\mathrm{PPL}_{${k}}`}
-        symbolic={`\\exp\\Big(-\\tfrac{1}{n_{${k}}}\\textstyle\\sum_{t\\in s_{${k}}} \\ell_t\\Big)`}
+        symbolic={`\\exp\\Big(-\\tfrac{1}{n_{${k}}}\\textstyle\\sum_{t\\in s_{${k}}} ${choiceOf(ASPO_SETTINGS.perplexitySource, perplexitySource).tex}\\Big)`}
         numeric={`\\exp\\big(-\\tfrac{1}{${c.numbers.tokens}}\\cdot (${n(sumForPerplexity)})\\big) = ${n(c.perplexity)}`}
       />
       <Tex
@@ -91,7 +85,7 @@ export function Equations({ chosen, rejected, result, focus, alpha, beta, normal
             symbolic={`\\lambda \\textstyle\\sum_i (1+w_i)\\, r^c_i - R_r`}
             numeric={`${n(result.lambda)}\\cdot (${n(result.rewardChosenWeighted)}) - (${n(result.rewardRejected)}) = ${n(result.margin)}`}
           />
-          <Tex label="Length normalisation" lhs="\lambda" symbolic={LAMBDA_TEX[normalization]} numeric={n(result.lambda)} />
+          <Tex label="Length normalisation" lhs="\lambda" symbolic={choiceOf(ASPO_SETTINGS.normalization, normalization).tex} numeric={n(result.lambda)} />
           <Tex
             label="Equation 13"
             lhs={`\\text{(13)}\\; \\mathcal{L}_{\\mathrm{ASPO}}`}

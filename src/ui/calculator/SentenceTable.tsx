@@ -102,6 +102,7 @@ export function SentenceTable({ side, rows, focusIndex, onNumber, onFocusSentenc
                     <NumberField
                       label={marked(`S of sentence ${i + 1}`, row.sources.similarity)}
                       hideLabel
+                      decimals={4}
                       slider
                       min={-1}
                       max={1}
@@ -121,6 +122,7 @@ export function SentenceTable({ side, rows, focusIndex, onNumber, onFocusSentenc
                   <NumberField
                     label={marked(`policy log-prob of ${side} sentence ${i + 1}`, row.sources.policyLogp)}
                     hideLabel
+                    decimals={4}
                     max={0}
                     step={0.1}
                     value={row.numbers.policyLogp}
@@ -132,6 +134,7 @@ export function SentenceTable({ side, rows, focusIndex, onNumber, onFocusSentenc
                   <NumberField
                     label={marked(`reference log-prob of ${side} sentence ${i + 1}`, row.sources.refLogp)}
                     hideLabel
+                    decimals={4}
                     max={0}
                     step={0.1}
                     value={row.numbers.refLogp}
@@ -143,6 +146,7 @@ export function SentenceTable({ side, rows, focusIndex, onNumber, onFocusSentenc
                   <NumberField
                     label={marked(`token count of ${side} sentence ${i + 1}`, row.sources.tokens)}
                     hideLabel
+                    decimals={4}
                     min={1}
                     step={1}
                     value={row.numbers.tokens}

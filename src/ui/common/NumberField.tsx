@@ -1,53 +1,76 @@
-import { useState, type ChangeEvent } from 'react';
+import { useId, useState, type ChangeEvent } from 'react';
 
-interface NumberFieldProps {
+export interface NumberFieldProps {
   label: string;
   value: number;
   onChange: (value: number) => void;
   step?: number;
   min?: number;
+  /** `min` itself is refused */
+  aboveMin?: boolean;
   max?: number;
-  /** Also show a range slider; needs min and max. */
-  slider?: boolean;
+  integer?: boolean;
+  /** Also show a range slider: over [min, max] when true, or over the range given. */
+  slider?: boolean | { min: number; max: number };
+  /** Show the value rounded to this many decimals (a model's numbers have more than a reader wants). */
+  decimals?: number;
+  /** A line under the field, replaced by the error while the typed text is refused. */
+  hint?: string;
   testId?: string;
+  /** The label is the input's accessible name only (in a table row that says what the column is). */
   hideLabel?: boolean;
+  /** Label above the input (a grid of fields) rather than beside it. */
+  stacked?: boolean;
+}
+
+/** Why `text` is not a value the field takes, or null when it is. */
+function problemOf(text: string, { min, max, aboveMin, integer }: Pick<NumberFieldProps, 'min' | 'max' | 'aboveMin' | 'integer'>): string | null {
+  const v = Number(text);
+  if (text.trim() === '' || !Number.isFinite(v)) return 'not a number';
+  if (integer && !Number.isInteger(v)) return 'must be a whole number';
+  const belowMin = min !== undefined && (aboveMin ? v <= min : v < min);
+  const aboveMax = max !== undefined && v > max;
+  if (!belowMin && !aboveMax) return null;
+  if (min !== undefined && max !== undefined) return `must be between ${min} and ${max}`;
+  if (min !== undefined) return `must be ${aboveMin ? '>' : '≥'} ${min}`;
+  return `must be ≤ ${max}`;
 }
 
 /**
- * A number input that lets the user pass through unparseable states ("-", "0.") while typing and
- * commits only valid, in-range numbers, so a half-typed value never reaches the method.
+ * A labelled number input that lets the user pass through unparseable states ("-", "0.") while typing and
+ * commits only valid, in-range numbers, so a half-typed value never reaches the method or a run.
  */
-export function NumberField({ label, value, onChange, step = 0.01, min, max, slider, testId, hideLabel }: NumberFieldProps) {
+export function NumberField({ label, value, onChange, step, min, aboveMin, max, integer, slider, decimals, hint, testId, hideLabel, stacked }: NumberFieldProps) {
+  const id = useId();
   const [draft, setDraft] = useState<string | null>(null);
   const [error, setError] = useState<string | null>(null);
-
   const commit = (text: string) => {
     setDraft(text);
-    const parsed = Number(text);
-    if (text.trim() === '' || !Number.isFinite(parsed)) {
-      setError(`${label}: not a number`);
-      return;
-    }
-    if ((min !== undefined && parsed < min) || (max !== undefined && parsed > max)) {
-      setError(`${label}: must be between ${min ?? '−∞'} and ${max ?? '∞'}`);
-      return;
-    }
-    setError(null);
-    onChange(parsed);
+    const problem = problemOf(text, { min, max, aboveMin, integer });
+    setError(problem);
+    if (!problem) onChange(Number(text));
   };
-
+  const stepBy = step ?? (integer ? 1 : 0.01);
+  const range = slider === true ? (min !== undefined && max !== undefined ? { min, max } : undefined) : slider || undefined;
   // A draft that no longer matches the stored value (an example was loaded meanwhile) gives way to the value.
-  const shown = draft !== null && (error !== null || Number(draft) === value) ? draft : String(Number(value.toFixed(4)));
+  const stored = decimals === undefined ? String(value) : String(Number(value.toFixed(decimals)));
+  const shown = draft !== null && (error !== null || Number(draft) === value) ? draft : stored;
+  const noteId = `${id}-note`;
+  const Frame = stacked ? 'div' : 'span';
   return (
-    <span className="number-field">
-      {!hideLabel && <span className="number-field-label">{label}</span>}
-      {slider && min !== undefined && max !== undefined && (
+    <Frame className={stacked ? 'train-field' : 'number-field'}>
+      {!hideLabel && (
+        <label htmlFor={id} className={stacked ? undefined : 'number-field-label'}>
+          {label}
+        </label>
+      )}
+      {range && (
         <input
           type="range"
           aria-label={`${label} slider`}
-          min={min}
-          max={max}
-          step={step}
+          min={range.min}
+          max={range.max}
+          step={stepBy}
           value={value}
           data-testid={testId ? `${testId}-slider` : undefined}
           onChange={(e: ChangeEvent<HTMLInputElement>) => {
@@ -58,11 +81,12 @@ export function NumberField({ label, value, onChange, step = 0.01, min, max, sli
         />
       )}
       <input
+        id={id}
         type="number"
-        aria-label={label}
+        aria-label={hideLabel ? label : undefined}
         aria-invalid={error ? true : undefined}
-        title={error ?? undefined}
-        step={step}
+        aria-describedby={hint || error ? noteId : undefined}
+        step={stepBy}
         min={min}
         max={max}
         value={shown}
@@ -73,11 +97,11 @@ export function NumberField({ label, value, onChange, step = 0.01, min, max, sli
           setError(null);
         }}
       />
-      {error && (
-        <span role="alert" className="field-error">
-          {error}
+      {(hint || error) && (
+        <span id={noteId} className={error ? 'field-error' : 'train-hint'} role={error ? 'alert' : undefined}>
+          {error ? `${label}: ${error}` : hint}
         </span>
       )}
-    </span>
+    </Frame>
   );
 }

@@ -1,12 +1,9 @@
 import { useId } from 'react';
 import type { BatchMetrics } from '../../aspo/objective';
-import { SANDBOX_SCENES, SANDBOX_TRAIN_SIZE } from '../../data/sandbox';
+import { SANDBOX_HELD_OUT_SIZE } from '../../data/sandbox';
 import { useTrain } from '../../state/trainStore';
 import { compareRun, exportAdapter, importAdapter, useWorker } from './controller';
-import { Num } from './SettingsForm';
-
-/** The sandbox's held-out pairs (the scenes the runs never train on). */
-const HELD_OUT_PAIRS = SANDBOX_SCENES.length - SANDBOX_TRAIN_SIZE;
+import { NumberField } from '../common/NumberField';
 
 const METRICS: (keyof BatchMetrics)[] = ['loss', 'rewards/accuracies', 'rewards/margins', 'rewards/chosen', 'rewards/rejected'];
 
@@ -24,9 +21,9 @@ export function ComparePanel({ disabled }: { disabled: boolean }) {
     <section className="train-compare" aria-label="Before and after" data-testid="compare">
       <h2>Before and after</h2>
       <div className="train-grid">
-        <Num label={`Held-out scenes answered (of ${HELD_OUT_PAIRS})`} value={options.prompts} min={1} max={HELD_OUT_PAIRS} integer onChange={(prompts) => setOptions({ prompts })} testId="compare-prompts" />
-        <Num label="New tokens per answer" value={options.maxNewTokens} min={1} max={256} integer onChange={(maxNewTokens) => setOptions({ maxNewTokens })} testId="compare-tokens" />
-        <Num label={`Held-out pairs scored (of ${HELD_OUT_PAIRS})`} value={options.heldOutPairs} min={1} max={HELD_OUT_PAIRS} integer onChange={(heldOutPairs) => setOptions({ heldOutPairs })} testId="compare-pairs" />
+        <NumberField stacked label={`Held-out scenes answered (of ${SANDBOX_HELD_OUT_SIZE})`} value={options.prompts} min={1} max={SANDBOX_HELD_OUT_SIZE} integer onChange={(prompts) => setOptions({ prompts })} testId="compare-prompts" />
+        <NumberField stacked label="New tokens per answer" value={options.maxNewTokens} min={1} max={256} integer onChange={(maxNewTokens) => setOptions({ maxNewTokens })} testId="compare-tokens" />
+        <NumberField stacked label={`Held-out pairs scored (of ${SANDBOX_HELD_OUT_SIZE})`} value={options.heldOutPairs} min={1} max={SANDBOX_HELD_OUT_SIZE} integer onChange={(heldOutPairs) => setOptions({ heldOutPairs })} testId="compare-pairs" />
       </div>
       <button type="button" data-testid="compare-run" disabled={disabled || !!busy} onClick={() => void compareRun()}>
         Compare adapters off / on

@@ -4,6 +4,7 @@
  */
 import { create } from 'zustand';
 import type { PreferencePair } from '../../data/pairs';
+import { SANDBOX_TRAIN_SIZE } from '../../data/sandbox';
 import { decodeUtf8 } from '../../data/utf8';
 import { catalogEntry } from '../../models/catalog';
 import { chosenSimilarity, useCalculator } from '../../state/calculatorStore';
@@ -162,7 +163,7 @@ export function startRun() {
     if (files) await trainClient().load(spec, files);
     const id = `run-${Date.now().toString(36)}-${(runCounter++).toString(36)}`;
     const n = t.runs.length + 1;
-    t.addRun({ id, name: `#${n} ${methodName(settings)}`, createdAt: Date.now(), settings, data: t.data, pairs: data.kind === 'sandbox' ? (data.count ?? 24) : data.pairs.length, model: spec });
+    t.addRun({ id, name: `#${n} ${methodName(settings)}`, createdAt: Date.now(), settings, data: t.data, pairs: data.kind === 'sandbox' ? (data.count ?? SANDBOX_TRAIN_SIZE) : data.pairs.length, model: spec });
     try {
       const started = await trainClient().start({ runId: id, settings, data, model: spec, checkpointEvery: t.checkpointEvery });
       useTrain.getState().patchRun(id, { totalSteps: started.totalSteps });
