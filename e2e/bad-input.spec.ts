@@ -153,7 +153,54 @@ const splitScriptCases: TabCase[] = ONE_PER_SCRIPT.map((c) => ({
   },
 }));
 
-const requestCases: TabCase[] = []; // item 1 (h1)
+/** Every URL the page asks for from now on, but its own origin's and data:/blob: ones. */
+function foreignRequests(page: Page): string[] {
+  const origin = new URL(page.url()).origin;
+  const asked: string[] = [];
+  page.on('request', (r) => {
+    const url = r.url();
+    if (!url.startsWith(`${origin}/`) && !url.startsWith('data:') && !url.startsWith('blob:')) asked.push(url);
+  });
+  return asked;
+}
+
+/** Item 1 (h1): a failed load asks no host but the app's own and the hub the user chose, and only for that model. */
+const requestCases: TabCase[] = [
+  {
+    name: 'a broken CLIP folder and a broken MLLM folder on the ONNX engine ask no other host',
+    act: async (page, dir) => {
+      const asked = foreignRequests(page);
+      const clip = copyModel(dir, 'tiny-clip', 'tiny-clip', (m) => writeFileSync(join(m, 'onnx', 'text_model.onnx'), new Uint8Array([8, 1, 18])));
+      await page.getByTestId('clip-folder').setInputFiles(clip);
+      await expect(page.getByTestId('clip-error')).toContainText('onnx/text_model.onnx', { timeout: 60_000 });
+      const mllm = copyModel(dir, 'tiny-smolvlm', 'cut-mllm', (m) => writeFileSync(join(m, 'onnx', 'vision_encoder.onnx'), new Uint8Array([8, 1, 18])));
+      await page.getByTestId('mllm-engine').selectOption('onnx');
+      await page.getByTestId('mllm-folder').setInputFiles(mllm);
+      await expect(page.getByTestId('mllm-error')).toContainText('onnx/vision_encoder.onnx', { timeout: 60_000 });
+      expect(asked).toEqual([]);
+    },
+    shows: (page) => expect(page.getByTestId('clip-error')).toContainText('tiny-clip'),
+  },
+  {
+    name: 'a hub id the hub lacks asks only that hub, and only for that model',
+    act: async (page) => {
+      const mirror = await startModelMirror(FIXTURE_MODELS);
+      try {
+        await page.getByTestId('hub-endpoint').fill(mirror.url);
+        await page.getByTestId('hub-endpoint').blur();
+        const asked = foreignRequests(page);
+        await page.getByTestId('clip-hub-id').fill('test-org/no-such-clip');
+        await page.getByTestId('clip-hub-load').click();
+        await expect(page.getByTestId('clip-error')).toContainText('HTTP 404', { timeout: 60_000 });
+        expect(asked.length).toBeGreaterThan(0);
+        expect(asked.filter((u) => !u.startsWith(`${mirror.url}/test-org/no-such-clip/`))).toEqual([]);
+      } finally {
+        await mirror.close();
+      }
+    },
+    shows: (page) => expect(page.getByTestId('clip-error')).toContainText('test-org/no-such-clip'),
+  },
+];
 /** Item 4 (h4): a hub id that is not one is refused at its field, before any request, in both pickers. */
 const badHubId = (role: 'mllm' | 'clip', id: string, reason: string): TabCase => ({
   name: `${role} hub id ${JSON.stringify(id)}`,
