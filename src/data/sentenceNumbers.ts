@@ -47,13 +47,18 @@ export interface NumberBook {
   clock: number;
 }
 
-/** A model's per-token scores of one response: valid only for this text, prompt and image. */
+/**
+ * A model's per-token scores of one response: valid only for this text, prompt and image. They are the one
+ * source of the response's model numbers: each token knows its sentence (mapped once, when it was scored), and
+ * the per-sentence sums in the book are theirs.
+ */
 export interface ScoredResponse {
   text: string;
   prompt: string;
   /** An imageKey, null for none. */
   image: string | null;
-  tokens: { id: number; text: string; start: number; end: number; policy: number; ref: number }[];
+  /** `sentence`: the index, in splitSentences(text), of the sentence the token belongs to (the method-spec's token rule). */
+  tokens: { id: number; text: string; start: number; end: number; policy: number; ref: number; sentence: number }[];
   eosIndex: number;
 }
 

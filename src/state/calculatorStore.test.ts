@@ -95,7 +95,7 @@ describe('the calculator store', () => {
     const first = await freshStore();
     first.useCalculator.getState().setText('rejected', 'It is a cat. It sleeps.');
     first.useCalculator.getState().setNumber('rejected', 'It sleeps.', 'policyLogp', -4.5);
-    expect(JSON.parse(storage.get(KEY)!).version).toBe(3);
+    expect(JSON.parse(storage.get(KEY)!).version).toBe(4);
     const second = await freshStore();
     expect(shown(second.useCalculator, 'rejected')[1].numbers.policyLogp).toBe(-4.5);
     expect(second.useCalculator.getState().notice).toBeNull();
@@ -130,6 +130,21 @@ describe('the calculator store', () => {
     expect('chosenNumbers' in s || 'truncated' in s).toBe(false);
     s.dismissNotice();
     expect(useCalculator.getState().notice).toBeNull();
+  });
+
+  it("loads state saved by version 3 with its numbers, without the model's tokens (they did not carry their sentence)", async () => {
+    const first = await freshStore();
+    first.useCalculator.getState().setText('rejected', 'It is a cat. It sleeps.');
+    first.useCalculator.getState().setNumber('rejected', 'It sleeps.', 'policyLogp', -4.5);
+    const saved = JSON.parse(storage.get(KEY)!);
+    const oldToken = { id: 1, text: 'It', start: 0, end: 2, policy: -1, ref: -1 };
+    saved.version = 3;
+    saved.state.scored = { rejected: { text: 'It is a cat. It sleeps.', prompt: saved.state.prompt, image: null, tokens: [oldToken], eosIndex: -1 } };
+    storage.set(KEY, JSON.stringify(saved));
+    const second = await freshStore();
+    expect(second.useCalculator.getState().scored).toEqual({});
+    expect(shown(second.useCalculator, 'rejected')[1].numbers.policyLogp).toBe(-4.5);
+    expect(second.useCalculator.getState().notice).toBeNull();
   });
 
   it("loads an unchanged example saved by version 2 with the example's numbers", async () => {

@@ -108,11 +108,13 @@ export const useCalculator = create<CalculatorState>()(
     }),
     {
       name: 'aspo-workbench/calculator',
-      version: 3,
+      version: 4,
       storage: createJSONStorage(() => globalThis.localStorage),
       migrate: (persisted, version) => {
         const old = (persisted ?? {}) as Record<string, unknown>;
-        if (version >= 3) return old as unknown as CalculatorState;
+        if (version >= 4) return old as unknown as CalculatorState;
+        // Version 3's model tokens did not carry their sentence; the book keeps their sums, so only they go.
+        if (version === 3) return { ...old, scored: {} } as unknown as CalculatorState;
         // Up to version 2 numbers were lists by position, and model tokens carried no prompt or image.
         const { book, dropped } = migratePositionalNumbers(old, EXAMPLE_PAIRS);
         const kept = { ...old };

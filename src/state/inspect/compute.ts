@@ -1,7 +1,6 @@
 import {
   adaptiveWeights,
   aspoObjective,
-  assignTokensToSentences,
   granularityUnits,
   sentencePerplexity,
   sentenceRewards,
@@ -17,7 +16,6 @@ import type { SentenceNumbers } from '../../data/examples';
 import {
   resolveNumbers,
   scoredFits,
-  type LogpNumbers,
   type NumberBook,
   type SentenceField,
   type PairContext,
@@ -63,11 +61,12 @@ export interface CalculatorView {
 }
 
 /**
- * Per-token log-probs with the same sums and counts as the sentence numbers. Sentence perplexity and rewards
- * depend only on a sentence's sum and token count, so spreading the sum evenly changes nothing at sentence or
- * response granularity; token granularity needs a model's real tokens.
+ * Numbers that came without tokens (an example's, the user's, or a model's whose tokens no longer fit the text),
+ * as the per-token log-probs the objective takes: each sentence's sum spread evenly over its token count.
+ * Sentence perplexity and rewards depend only on a sentence's sum and count, so this changes nothing at sentence
+ * or response granularity; token granularity needs a model's real tokens.
  */
-export function spreadOverTokens(numbers: SentenceNumbers[]) {
+function spreadOverTokens(numbers: SentenceNumbers[]) {
   const policyLogps: number[] = [];
   const refLogps: number[] = [];
   const tokenSentence: number[] = [];
@@ -82,49 +81,27 @@ export function spreadOverTokens(numbers: SentenceNumbers[]) {
   return { policyLogps, refLogps, tokenSentence };
 }
 
-/** A model's tokens mapped to the sentences of the response (the method-spec's token rule). */
-export function scoredTokens(spans: SentenceSpan[], scored: ScoredResponse) {
-  const tokenSentence = assignTokensToSentences(
-    spans,
-    scored.tokens.map((t) => [t.start, t.end] as [number, number]),
-    scored.eosIndex,
-  );
+/** A model's tokens as the objective takes them, each in the sentence it was mapped to when it was scored. */
+function scoredTokens(scored: ScoredResponse) {
   return {
     policyLogps: scored.tokens.map((t) => t.policy),
     refLogps: scored.tokens.map((t) => t.ref),
-    tokenSentence,
+    tokenSentence: scored.tokens.map((t) => t.sentence),
   };
-}
-
-/**
- * Log-prob sums and token counts per sentence from a model's tokens, so the table shows what the model said;
- * null for a sentence the model's window cut off, which got no token and so no number from the model.
- */
-export function logpsFromTokens(spans: SentenceSpan[], scored: ScoredResponse): (LogpNumbers | null)[] {
-  const { tokenSentence } = scoredTokens(spans, scored);
-  return spans.map((_, i) => {
-    const mine = scored.tokens.filter((_, t) => tokenSentence[t] === i);
-    if (mine.length === 0) return null;
-    return {
-      policyLogp: mine.reduce((s, t) => s + t.policy, 0),
-      refLogp: mine.reduce((s, t) => s + t.ref, 0),
-      tokens: mine.length,
-    };
-  });
 }
 
 /**
  * A model's tokens of a response where they fit its text, prompt and image and give every sentence a token;
  * a response cut by the model's window falls back to the table's numbers.
  */
-function usableScored(scored: ScoredResponse | undefined, text: string, spans: SentenceSpan[], pair: PairContext) {
+function usableScored(scored: ScoredResponse | undefined, text: string, sentenceCount: number, pair: PairContext) {
   if (!scoredFits(scored, text, pair)) return undefined;
-  const covered = new Set(scoredTokens(spans, scored).tokenSentence);
-  return spans.every((_, i) => covered.has(i)) ? scored : undefined;
+  const covered = new Set(scored.tokens.map((t) => t.sentence));
+  return covered.size === sentenceCount ? scored : undefined;
 }
 
-function sideTokens(spans: SentenceSpan[], numbers: SentenceNumbers[], scored: ScoredResponse | undefined) {
-  return scored ? scoredTokens(spans, scored) : spreadOverTokens(numbers);
+function sideTokens(numbers: SentenceNumbers[], scored: ScoredResponse | undefined) {
+  return scored ? scoredTokens(scored) : spreadOverTokens(numbers);
 }
 
 function scoreSide(spans: SentenceSpan[], tokens: ReturnType<typeof spreadOverTokens>, input: CalculatorInput) {
@@ -141,10 +118,10 @@ export function computeCalculator(input: CalculatorInput): CalculatorView {
   const rejectedResolved = resolveNumbers(input.book, 'rejected', input.rejected, rejectedSpans, input.pair);
   const chosenNumbers = chosenResolved.map((r) => r.numbers);
   const rejectedNumbers = rejectedResolved.map((r) => r.numbers);
-  const chosenScored = usableScored(input.scored?.chosen, input.chosen, chosenSpans, input.pair);
-  const rejectedScored = usableScored(input.scored?.rejected, input.rejected, rejectedSpans, input.pair);
-  const chosenTokens = sideTokens(chosenSpans, chosenNumbers, chosenScored);
-  const rejectedTokens = sideTokens(rejectedSpans, rejectedNumbers, rejectedScored);
+  const chosenScored = usableScored(input.scored?.chosen, input.chosen, chosenSpans.length, input.pair);
+  const rejectedScored = usableScored(input.scored?.rejected, input.rejected, rejectedSpans.length, input.pair);
+  const chosenTokens = sideTokens(chosenNumbers, chosenScored);
+  const rejectedTokens = sideTokens(rejectedNumbers, rejectedScored);
   const chosen = scoreSide(chosenSpans, chosenTokens, input);
   const rejected = scoreSide(rejectedSpans, rejectedTokens, input);
   const similarity = chosenNumbers.map((n) => n.similarity);
@@ -182,8 +159,7 @@ export function computeCalculator(input: CalculatorInput): CalculatorView {
     return own.length ? own.reduce((a, b) => a + b, 0) / own.length : 0;
   };
 
-  const tokensOf = (scored: ScoredResponse | undefined, map: number[], i: number) =>
-    scored ? scored.tokens.filter((_, t) => map[t] === i) : undefined;
+  const tokensOf = (scored: ScoredResponse | undefined, i: number) => scored?.tokens.filter((t) => t.sentence === i);
 
   return {
     chosen: chosenSpans.map((span, i) => ({
@@ -195,7 +171,7 @@ export function computeCalculator(input: CalculatorInput): CalculatorView {
       simNorm: sentenceWeights.simNorm[i],
       pplNorm: sentenceWeights.pplNorm[i],
       weight: weightOfSentence(i),
-      tokens: tokensOf(chosenScored, chosenTokens.tokenSentence, i),
+      tokens: tokensOf(chosenScored, i),
     })),
     rejected: rejectedSpans.map((span, i) => ({
       ...span,
@@ -203,7 +179,7 @@ export function computeCalculator(input: CalculatorInput): CalculatorView {
       sources: rejectedResolved[i].sources,
       perplexity: rejected.perplexity[i],
       reward: rejected.rewards[i],
-      tokens: tokensOf(rejectedScored, rejectedTokens.tokenSentence, i),
+      tokens: tokensOf(rejectedScored, i),
     })),
     result,
     objectiveInput,

@@ -1,9 +1,8 @@
 import { RawImage } from '@huggingface/transformers';
-import { splitSentences, type SentenceSpan } from '../../aspo';
-import { imageKey, type ScoreRecord, type ScoredResponse, type SideScores } from '../../data/sentenceNumbers';
+import { assignTokensToSentences, splitSentences, type SentenceSpan } from '../../aspo';
+import { imageKey, type LogpNumbers, type ScoreRecord, type ScoredResponse, type SideScores } from '../../data/sentenceNumbers';
 import { clipCutNotice, type ClipScorer } from '../../models/clip';
 import { cutNotice, type MllmEngine, type ResponseLogprobs } from '../../models/engine';
-import { logpsFromTokens } from './compute';
 
 export interface PairScoresForUi {
   record: ScoreRecord;
@@ -29,14 +28,31 @@ function throwIfAborted(signal: AbortSignal) {
   if (signal.aborted) throw new DOMException('Scoring was cancelled.', 'AbortError');
 }
 
-function merge(text: string, prompt: string, image: string | null, policy: ResponseLogprobs, reference: ResponseLogprobs): ScoredResponse {
+/** Both passes' tokens of one response, each mapped to its sentence once, here, for the book and the objective alike. */
+function merge(text: string, spans: SentenceSpan[], pair: { prompt: string; image: string | null }, policy: ResponseLogprobs, reference: ResponseLogprobs): ScoredResponse {
+  const sentence = assignTokensToSentences(spans, policy.tokens.map((t) => [t.start, t.end]), policy.eosIndex);
   return {
     text,
-    prompt,
-    image,
+    prompt: pair.prompt,
+    image: pair.image,
     eosIndex: policy.eosIndex,
-    tokens: policy.tokens.map((t, k) => ({ id: t.id, text: t.text, start: t.start, end: t.end, policy: t.logp, ref: reference.tokens[k].logp })),
+    tokens: policy.tokens.map((t, k) => ({ id: t.id, text: t.text, start: t.start, end: t.end, policy: t.logp, ref: reference.tokens[k].logp, sentence: sentence[k] })),
   };
+}
+
+/**
+ * Log-prob sums and token counts per sentence from a model's tokens, so the table shows what the model said;
+ * null for a sentence the model's window cut off, which got no token and so no number from the model.
+ */
+function sentenceLogps(scored: ScoredResponse, sentenceCount: number): (LogpNumbers | null)[] {
+  const sums: (LogpNumbers | null)[] = new Array(sentenceCount).fill(null);
+  for (const t of scored.tokens) {
+    const s = (sums[t.sentence] ??= { policyLogp: 0, refLogp: 0, tokens: 0 });
+    s.policyLogp += t.policy;
+    s.refLogp += t.ref;
+    s.tokens += 1;
+  }
+  return sums;
 }
 
 /** The model's cut of one response, and the sentences it left without a single token. */
@@ -85,13 +101,13 @@ export async function scorePair(req: ScoreRequest): Promise<PairScoresForUi> {
   const reference = req.engine.kind === 'tfjs' ? await req.engine.logprobs({ image, prompt: req.prompt, responses, adapters: false }) : policy;
   throwIfAborted(req.signal);
   const scored = {
-    chosen: merge(req.chosen, req.prompt, pair.image, policy[0], reference[0]),
-    rejected: merge(req.rejected, req.prompt, pair.image, policy[1], reference[1]),
+    chosen: merge(req.chosen, spans.chosen, pair, policy[0], reference[0]),
+    rejected: merge(req.rejected, spans.rejected, pair, policy[1], reference[1]),
   };
   const side = (which: 'chosen' | 'rejected'): SideScores => ({
     response: req[which],
     spans: spans[which],
-    logps: logpsFromTokens(spans[which], scored[which]),
+    logps: sentenceLogps(scored[which], spans[which].length),
     similarity: similarity[which],
   });
   return {
