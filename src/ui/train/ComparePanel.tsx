@@ -2,7 +2,7 @@ import { useId } from 'react';
 import type { BatchMetrics } from '../../aspo/objective';
 import { SANDBOX_HELD_OUT_SIZE } from '../../data/sandbox';
 import { useTrain } from '../../state/trainStore';
-import { compareRun, exportAdapter, importAdapter, useWorker } from './controller';
+import { compareRun, exportAdapter, importAdapter, useWorker } from '../../state/trainWorker';
 import { NumberField } from '../common/NumberField';
 
 const METRICS: (keyof BatchMetrics)[] = ['loss', 'rewards/accuracies', 'rewards/margins', 'rewards/chosen', 'rewards/rejected'];

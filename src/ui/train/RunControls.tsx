@@ -1,7 +1,7 @@
 import { useId } from 'react';
 import { CATALOG } from '../../models/catalog';
 import { settingsSummary, useTrain, type TrainRun } from '../../state/trainStore';
-import { deleteRun, loadModel, pauseRun, resumeRun, startRun, stopRun, useWorker } from './controller';
+import { deleteRun, loadModel, pauseRun, resumeRun, startRun, stopRun, useWorker } from '../../state/trainWorker';
 import { runColour } from './MetricCharts';
 
 const TRAINABLE = CATALOG.filter((e) => e.role === 'mllm' && e.engines.includes('tfjs'));

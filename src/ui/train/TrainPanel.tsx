@@ -1,7 +1,7 @@
 import { useEffect } from 'react';
 import { useTrain } from '../../state/trainStore';
 import { AdapterPanel, ComparePanel } from './ComparePanel';
-import { connectWorker } from './controller';
+import { connectWorker } from '../../state/trainWorker';
 import { MetricCharts } from './MetricCharts';
 import { ModelPicker, RunButtons, RunList, StatusLine, StepLog } from './RunControls';
 import { SettingsForm } from './SettingsForm';

@@ -3,15 +3,15 @@
  * persisted run store (`useTrain`) and in `useWorker` (backend, model, load progress, busy flags; not persisted).
  */
 import { create } from 'zustand';
-import type { PreferencePair } from '../../data/pairs';
-import { SANDBOX_TRAIN_SIZE } from '../../data/sandbox';
-import { decodeUtf8 } from '../../data/utf8';
-import { catalogEntry } from '../../models/catalog';
-import { chosenSimilarity, useCalculator } from '../../state/calculatorStore';
-import { useModels } from '../../state/modelStore';
-import { methodName, useTrain, type RunData } from '../../state/trainStore';
-import { trainClient, type AdapterFiles, type BackendInfo, type DataSpec, type ModelInfo, type ModelSpec, type TrainEvent } from '../../train/client';
-import { resolveSettings } from '../../train/settings';
+import type { PreferencePair } from '../data/pairs';
+import { SANDBOX_TRAIN_SIZE } from '../data/sandbox';
+import { decodeUtf8 } from '../data/utf8';
+import { catalogEntry } from '../models/catalog';
+import { chosenSimilarity, useCalculator } from './calculatorStore';
+import { useModels } from './modelStore';
+import { methodName, useTrain, type RunData } from './trainStore';
+import { trainClient, type AdapterFiles, type BackendInfo, type DataSpec, type ModelInfo, type ModelSpec, type TrainEvent } from '../train/client';
+import { resolveSettings } from '../train/settings';
 
 export interface WorkerState {
   backend: BackendInfo | null;
