@@ -147,6 +147,16 @@ describe('Trainer (tiny SmolLM2)', () => {
     expect(text).toMatch(/training pair 1: rejected response truncated from \d+ to 6 tokens/);
     expect(text).toMatch(/chosen sentences cut off entirely/);
     expect(Number.isFinite(report.metrics.loss)).toBe(true);
+    // Evaluation leaves the same pair out, says so when it first prepares it, and keeps the training notices apart.
+    const trainingNotices = trainer.notices.slice();
+    const first = await trainer.evaluate([pairs[0], longPrompt]);
+    expect(first.leftOut).toEqual([1]);
+    expect(first.notices.filter((n) => /left out/.test(n))).toEqual([expect.stringMatching(/^evaluation pair 2 left out: its prompt alone has \d+ tokens, maxSeqLen is \d+$/)]);
+    const again = await trainer.evaluate([pairs[0], longPrompt]);
+    expect(again.leftOut).toEqual([1]);
+    expect(again.notices.some((n) => /left out/.test(n))).toBe(false);
+    expect(again.metrics).toEqual(first.metrics);
+    expect(trainer.notices).toEqual(trainingNotices);
     trainer.dispose();
   });
 

@@ -140,16 +140,6 @@ export class Trainer {
     return (this.prepared ?? []).flatMap((p, i) => (p === null ? [i] : []));
   }
 
-  /** A prepared pair, or null with its reason in `notices`. */
-  private async preparePair(pair: PreferencePair, label: string): Promise<PreparedPair | null> {
-    const p = await preparePair(this.preparation, pair, label);
-    if ('leftOut' in p) {
-      this.notices.push(p.leftOut);
-      return null;
-    }
-    return p;
-  }
-
   /**
    * Encodes every training pair and computes its reference log-probs and similarities, once. A promise returned
    * by `onProgress` is awaited before the next pair: a caller can let its event loop run (signals, messages) or
@@ -160,9 +150,14 @@ export class Trainer {
     const prepared: (PreparedPair | null)[] = [];
     for (let i = 0; i < this.pairs.length; i++) {
       await onProgress?.({ done: i, total: this.pairs.length, message: `preparing pair ${i + 1} of ${this.pairs.length}` });
-      const p = await this.preparePair(this.pairs[i], this.labels[i]);
-      if (p) this.notices.push(...p.notices);
-      prepared.push(p);
+      const p = await preparePair(this.preparation, this.pairs[i], this.labels[i]);
+      if ('leftOut' in p) {
+        this.notices.push(p.leftOut);
+        prepared.push(null);
+      } else {
+        this.notices.push(...p.notices);
+        prepared.push(p);
+      }
     }
     if (prepared.every((p) => p === null)) {
       const shown = this.notices.slice(0, 3).join('; ');
@@ -214,11 +209,14 @@ export class Trainer {
     const used: PreparedPair[] = [];
     const notices: string[] = [];
     const leftOut: number[] = [];
-    const before = this.notices.length;
+    // Said once, when the pair is first prepared; a cached pair that was left out is left out silently.
+    const leftOutNotices: string[] = [];
     for (let i = 0; i < pairs.length; i++) {
       let p = this.evalCache.get(pairs[i]);
       if (p === undefined) {
-        p = await this.preparePair(pairs[i], labels?.[i] ?? `evaluation pair ${i + 1}`);
+        const made = await preparePair(this.preparation, pairs[i], labels?.[i] ?? `evaluation pair ${i + 1}`);
+        if ('leftOut' in made) leftOutNotices.push(made.leftOut);
+        p = 'leftOut' in made ? null : made;
         this.evalCache.set(pairs[i], p);
       }
       if (!p) {
@@ -228,7 +226,7 @@ export class Trainer {
       notices.push(...p.notices);
       used.push(p);
     }
-    notices.push(...this.notices.splice(before));
+    notices.push(...leftOutNotices);
     if (used.length === 0) throw new Error(`no evaluation pair could be used: ${notices.slice(0, 3).join('; ')}`);
     const policy: PairLogps[] = [];
     for (const p of used) policy.push(await pairLogps(this.engine, p.encoded, p, true));
