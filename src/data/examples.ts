@@ -1,4 +1,4 @@
-/** Numbers a user can set for one sentence in the calculator: summed log-probs over its tokens. */
+/** Numbers a user can set for one sentence in the Inspect tab: summed log-probs over its tokens. */
 export interface SentenceNumbers {
   /** CLIP image–text similarity S_i. */
   similarity: number;

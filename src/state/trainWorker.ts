@@ -7,7 +7,7 @@ import type { PreferencePair } from '../data/pairs';
 import { SANDBOX_TRAIN_SIZE } from '../data/sandbox';
 import { decodeUtf8 } from '../data/utf8';
 import { catalogEntry } from '../models/catalog';
-import { chosenSimilarity, useCalculator } from './calculatorStore';
+import { chosenSimilarity, useInspect } from './inspectStore';
 import { useModels } from './modelStore';
 import { methodName, useTrain, type RunData } from './trainStore';
 import { trainClient, type AdapterFiles, type BackendInfo, type DataSpec, type ModelInfo, type ModelSpec, type TrainEvent } from '../train/client';
@@ -132,7 +132,7 @@ export function loadModel() {
 
 /** The Inspector's pair as training data (its image travels as a data URL, its S_i from the Inspector's numbers, never placeholders). */
 export function inspectorData(): DataSpec {
-  const c = useCalculator.getState();
+  const c = useInspect.getState();
   if (!c.chosen.trim() || !c.rejected.trim()) throw new Error('the Inspector pair needs a chosen and a rejected response');
   const pair: PreferencePair = { prompt: c.prompt, chosen: c.chosen, rejected: c.rejected };
   const images: Record<string, string> = {};

@@ -1,6 +1,6 @@
 import { useEffect, useState, type KeyboardEvent } from 'react';
 import { initBackend, type BackendChoice } from '../tf/backend';
-import { CalculatorPanel } from './calculator/CalculatorPanel';
+import { InspectPanel } from './inspect/InspectPanel';
 import { TrainPanel } from './train/TrainPanel';
 import './styles.css';
 
@@ -73,7 +73,7 @@ export function App() {
         ))}
       </nav>
       <div id={`panel-${tab}`} role="tabpanel" aria-labelledby={`tab-${tab}`}>
-        {tab === 'inspect' ? <CalculatorPanel backend={backend} /> : <TrainPanel />}
+        {tab === 'inspect' ? <InspectPanel backend={backend} /> : <TrainPanel />}
       </div>
     </div>
   );

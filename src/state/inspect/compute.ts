@@ -23,7 +23,7 @@ import {
   type ScoredResponse,
 } from '../../data/sentenceNumbers';
 
-export interface CalculatorInput {
+export interface InspectInput {
   chosen: string;
   rejected: string;
   book: NumberBook;
@@ -36,7 +36,7 @@ export interface CalculatorInput {
   scored?: { chosen?: ScoredResponse; rejected?: ScoredResponse };
 }
 
-/** One sentence as the calculator shows it. Weight fields exist for the chosen side only (only it is reweighted). */
+/** One sentence as the Inspect tab shows it. Weight fields exist for the chosen side only (only it is reweighted). */
 export interface SentenceRow extends SentenceSpan {
   numbers: SentenceNumbers;
   /** Where each number came from. */
@@ -51,7 +51,7 @@ export interface SentenceRow extends SentenceSpan {
   tokens?: ScoredResponse['tokens'];
 }
 
-export interface CalculatorView {
+export interface InspectView {
   chosen: SentenceRow[];
   rejected: SentenceRow[];
   /** Null while either response is empty: there is no pair to score. */
@@ -104,14 +104,14 @@ function sideTokens(numbers: SentenceNumbers[], scored: ScoredResponse | undefin
   return scored ? scoredTokens(scored) : spreadOverTokens(numbers);
 }
 
-function scoreSide(spans: SentenceSpan[], tokens: ReturnType<typeof spreadOverTokens>, input: CalculatorInput) {
+function scoreSide(spans: SentenceSpan[], tokens: ReturnType<typeof spreadOverTokens>, input: InspectInput) {
   const pplLogps = input.perplexitySource === 'policy' ? tokens.policyLogps : tokens.refLogps;
   const perplexity = sentencePerplexity(pplLogps, tokens.tokenSentence, spans.length);
   const rewards = sentenceRewards(tokens.policyLogps, tokens.refLogps, tokens.tokenSentence, spans.length, input.beta);
   return { perplexity, rewards };
 }
 
-export function computeCalculator(input: CalculatorInput): CalculatorView {
+export function computeInspect(input: InspectInput): InspectView {
   const chosenSpans = splitSentences(input.chosen);
   const rejectedSpans = splitSentences(input.rejected);
   const chosenResolved = resolveNumbers(input.book, 'chosen', input.chosen, chosenSpans, input.pair);

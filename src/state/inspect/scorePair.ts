@@ -67,7 +67,7 @@ function modelCutNotice(which: string, r: ResponseLogprobs, spans: SentenceSpan[
 }
 
 /**
- * S_i from CLIP and per-token log-probs from the engine, for both responses, turned into the calculator's
+ * S_i from CLIP and per-token log-probs from the engine, for both responses, turned into the Inspect tab's
  * per-sentence numbers. Policy and reference differ only once adapters are trained; an ONNX engine has none.
  */
 export async function scorePair(req: ScoreRequest): Promise<PairScoresForUi> {

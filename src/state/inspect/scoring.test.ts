@@ -6,7 +6,7 @@ import { beforeEach, describe, expect, it, vi } from 'vitest';
 import * as aspo from '../../aspo';
 import { EMPTY_BOOK, recordScores } from '../../data/sentenceNumbers';
 import type { LogprobsRequest, MllmEngine, ResponseLogprobs } from '../../models/engine';
-import { computeCalculator, type CalculatorInput } from './compute';
+import { computeInspect, type InspectInput } from './compute';
 import { scorePair } from './scorePair';
 
 vi.mock('../../aspo', async (importOriginal) => {
@@ -52,7 +52,7 @@ async function scored() {
   });
 }
 
-function input(granularity: aspo.Granularity, s: Awaited<ReturnType<typeof scored>> | null): CalculatorInput {
+function input(granularity: aspo.Granularity, s: Awaited<ReturnType<typeof scored>> | null): InspectInput {
   return {
     chosen: CHOSEN,
     rejected: REJECTED,
@@ -76,7 +76,7 @@ describe('Inspect scoring', () => {
 
   it('maps each response to its sentences once per score, whatever the table recomputes', async () => {
     const s = await scored();
-    for (const g of ['sentence', 'token', 'response'] as const) computeCalculator(input(g, s));
+    for (const g of ['sentence', 'token', 'response'] as const) computeInspect(input(g, s));
     expect(mapped).toHaveBeenCalledTimes(2);
   });
 
@@ -85,7 +85,7 @@ describe('Inspect scoring', () => {
     // Chosen: "A ", "cat ", "sits. " | "It ", "naps.", EOS — policy −0.1·k, reference −0.25·k for the k-th token.
     const policy = (ks: number[]) => ks.reduce((a, k) => a - 0.1 * k, 0);
     const ref = (ks: number[]) => ks.reduce((a, k) => a - 0.25 * k, 0);
-    const view = computeCalculator(input('sentence', s));
+    const view = computeInspect(input('sentence', s));
     expect(view.chosen.map((r) => r.numbers.tokens)).toEqual([3, 3]);
     expect(view.chosen[0].numbers.policyLogp).toBeCloseTo(policy([1, 2, 3]), 12);
     expect(view.chosen[1].numbers.refLogp).toBeCloseTo(ref([4, 5, 6]), 12);
@@ -102,8 +102,8 @@ describe('Inspect scoring', () => {
 
   it('gives the same result at sentence granularity from the book alone, where the tokens no longer fit', async () => {
     const s = await scored();
-    const withTokens = computeCalculator(input('sentence', s)).result!;
-    const fromBook = computeCalculator({ ...input('sentence', s), scored: undefined }).result!;
+    const withTokens = computeInspect(input('sentence', s)).result!;
+    const fromBook = computeInspect({ ...input('sentence', s), scored: undefined }).result!;
     expect(fromBook.loss).toBeCloseTo(withTokens.loss, 12);
     expect(fromBook.margin).toBeCloseTo(withTokens.margin, 12);
     expect(fromBook.sentenceRewardsChosen).toHaveLength(2);

@@ -1,13 +1,13 @@
 import { ASPO_SETTINGS } from '../../aspo';
 import { EXAMPLE_PAIRS } from '../../data/examples';
-import { useCalculator } from '../../state/calculatorStore';
+import { useInspect } from '../../state/inspectStore';
 import { SelectField } from '../common/SelectField';
 import { ChoiceSettingField, NumberSettingField } from '../common/SettingFields';
 
 const EXAMPLE_CHOICES = EXAMPLE_PAIRS.map((p) => ({ value: p.id, label: p.title }));
 
 export function Settings() {
-  const { alpha, beta, normalization, perplexitySource, granularity, setSetting, loadExample } = useCalculator();
+  const { alpha, beta, normalization, perplexitySource, granularity, setSetting, loadExample } = useInspect();
   return (
     <section className="settings" aria-label="Method settings">
       <h2>Settings</h2>

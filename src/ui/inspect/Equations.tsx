@@ -1,7 +1,7 @@
 import katex from 'katex';
 import 'katex/dist/katex.min.css';
 import { ASPO_SETTINGS, choiceOf, type AspoResult, type Normalization, type PerplexitySource } from '../../aspo';
-import type { Side } from '../../state/calculatorStore';
+import type { Side } from '../../state/inspectStore';
 import type { SentenceRow } from '../../state/inspect/compute';
 
 function n(x: number | undefined): string {

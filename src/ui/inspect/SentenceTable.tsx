@@ -1,6 +1,6 @@
 import type { SentenceNumbers } from '../../data/examples';
 import { LOGP_FIELDS, type Provenance, type SentenceField } from '../../data/sentenceNumbers';
-import type { Side } from '../../state/calculatorStore';
+import type { Side } from '../../state/inspectStore';
 import { NumberField } from '../common/NumberField';
 import { fmt } from '../common/format';
 import type { SentenceRow } from '../../state/inspect/compute';

@@ -90,10 +90,10 @@ test('moving α changes the weights and the ASPO loss to the values the Node-sid
   const atOne = expectedFor(example.chosenNumbers, example.rejectedNumbers, 1, 0.1);
   expect(atHalf.result.loss).not.toBeCloseTo(atOne.result.loss, 6);
 
-  await page.screenshot({ path: `${OUTPUT}/calculator-1280x800.png`, fullPage: true });
+  await page.screenshot({ path: `${OUTPUT}/inspect-1280x800.png`, fullPage: true });
 });
 
-test('the calculator keeps its input across a reload, is keyboard reachable and fits a narrow window', async ({ page }) => {
+test('the Inspect tab keeps its input across a reload, is keyboard reachable and fits a narrow window', async ({ page }) => {
   mkdirSync(OUTPUT, { recursive: true });
   await page.goto('/');
   await waitForWebGpu(page);
@@ -120,10 +120,10 @@ test('the calculator keeps its input across a reload, is keyboard reachable and 
   await page.setViewportSize({ width: 420, height: 800 });
   const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
   expect(overflow).toBeLessThanOrEqual(0);
-  await page.screenshot({ path: `${OUTPUT}/calculator-narrow.png`, fullPage: true });
+  await page.screenshot({ path: `${OUTPUT}/inspect-narrow.png`, fullPage: true });
 });
 
-/** The placeholder the method-spec'd calculator gives an unnumbered sentence: S 0.25, about four characters a token, policy = reference. */
+/** The placeholder the method-spec'd Inspect tab gives an unnumbered sentence: S 0.25, about four characters a token, policy = reference. */
 function placeholderFor(sentence: string) {
   const tokens = Math.max(1, Math.round(sentence.trim().length / 4));
   return { similarity: 0.25, logp: Math.round(-1.2 * tokens * 100) / 100, tokens };
@@ -205,12 +205,12 @@ test('state saved by the previous version loads: its texts and settings stay, nu
   await page.goto('/');
   await expect(page.getByTestId('chosen-text')).toHaveValue(saved.state.chosen);
   await expect(page.getByTestId('alpha')).toHaveValue('0.7');
-  await expect(page.getByTestId('calculator-notice')).toContainText('dropped');
+  await expect(page.getByTestId('inspect-notice')).toContainText('dropped');
   await expect(page.getByTestId('similarity-chosen-0')).toHaveValue('0.25');
   await expect(page.getByTestId('source-chosen-0')).toHaveText('placeholder');
   await expect(page.getByTestId('source-rejected-0')).toHaveText('placeholder');
   await page.getByRole('button', { name: 'Dismiss' }).click();
   await page.reload();
   await expect(page.getByTestId('chosen-text')).toHaveValue(saved.state.chosen);
-  await expect(page.getByTestId('calculator-notice')).toHaveCount(0);
+  await expect(page.getByTestId('inspect-notice')).toHaveCount(0);
 });

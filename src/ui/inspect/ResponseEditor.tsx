@@ -1,4 +1,4 @@
-import type { Side } from '../../state/calculatorStore';
+import type { Side } from '../../state/inspectStore';
 import type { SentenceRow } from '../../state/inspect/compute';
 import { fmt } from '../common/format';
 

@@ -19,7 +19,7 @@ import {
 
 export type { Side } from '../data/sentenceNumbers';
 
-export interface CalculatorState {
+export interface InspectState {
   prompt: string;
   chosen: string;
   rejected: string;
@@ -42,9 +42,9 @@ export interface CalculatorState {
   setNumber: (side: Side, sentence: string, field: keyof SentenceNumbers, value: number) => void;
   setSetting: <K extends 'alpha' | 'beta' | 'normalization' | 'perplexitySource' | 'granularity'>(
     key: K,
-    value: CalculatorState[K],
+    value: InspectState[K],
   ) => void;
-  setImage: (image: CalculatorState['image']) => void;
+  setImage: (image: InspectState['image']) => void;
   /** Numbers and tokens that models produced for the current texts. */
   setScores: (record: ScoreRecord, scored: { chosen: ScoredResponse; rejected: ScoredResponse }) => void;
   setFocus: (side: Side, index: number) => void;
@@ -53,13 +53,13 @@ export interface CalculatorState {
 }
 
 /** The book without the oldest entries of sentences no longer on screen. */
-function pruned(book: NumberBook, state: Pick<CalculatorState, 'chosen' | 'rejected'>): NumberBook {
+function pruned(book: NumberBook, state: Pick<InspectState, 'chosen' | 'rejected'>): NumberBook {
   const keep = (['chosen', 'rejected'] as const).flatMap((side) => splitSentences(state[side]).map((s) => ({ side, text: s.text })));
   return pruneBook(book, keep);
 }
 
 /** S_i of each chosen sentence, or null while any is a placeholder: training must not take a guess for a measurement. */
-export function chosenSimilarity(state: Pick<CalculatorState, 'chosen' | 'prompt' | 'image' | 'book'>): number[] | null {
+export function chosenSimilarity(state: Pick<InspectState, 'chosen' | 'prompt' | 'image' | 'book'>): number[] | null {
   const spans = splitSentences(state.chosen);
   const rows = resolveNumbers(state.book, 'chosen', state.chosen, spans, { prompt: state.prompt, image: imageKey(state.image?.dataUrl) });
   return rows.length > 0 && rows.every((r) => r.sources.similarity.source !== 'placeholder') ? rows.map((r) => r.numbers.similarity) : null;
@@ -67,7 +67,7 @@ export function chosenSimilarity(state: Pick<CalculatorState, 'chosen' | 'prompt
 
 const first = EXAMPLE_PAIRS[0];
 
-export const useCalculator = create<CalculatorState>()(
+export const useInspect = create<InspectState>()(
   persist(
     (set) => ({
       prompt: first.prompt,
@@ -107,14 +107,15 @@ export const useCalculator = create<CalculatorState>()(
       dismissNotice: () => set({ notice: null }),
     }),
     {
+      // The tab's name before it was Inspect: users' saved pairs and numbers are under this key.
       name: 'aspo-workbench/calculator',
       version: 4,
       storage: createJSONStorage(() => globalThis.localStorage),
       migrate: (persisted, version) => {
         const old = (persisted ?? {}) as Record<string, unknown>;
-        if (version >= 4) return old as unknown as CalculatorState;
+        if (version >= 4) return old as unknown as InspectState;
         // Version 3's model tokens did not carry their sentence; the book keeps their sums, so only they go.
-        if (version === 3) return { ...old, scored: {} } as unknown as CalculatorState;
+        if (version === 3) return { ...old, scored: {} } as unknown as InspectState;
         // Up to version 2 numbers were lists by position, and model tokens carried no prompt or image.
         const { book, dropped } = migratePositionalNumbers(old, EXAMPLE_PAIRS);
         const kept = { ...old };
@@ -126,7 +127,7 @@ export const useCalculator = create<CalculatorState>()(
           notice: dropped
             ? 'The per-sentence numbers saved by an earlier version were kept by position, so they could belong to other text; they were dropped. Set them again, or score with models.'
             : null,
-        } as unknown as CalculatorState;
+        } as unknown as InspectState;
       },
     },
   ),

@@ -1,5 +1,5 @@
 import { useEffect, useState, type DragEvent } from 'react';
-import { useCalculator } from '../../state/calculatorStore';
+import { useInspect } from '../../state/inspectStore';
 
 /** Longest side kept: enough for CLIP (224) and SmolVLM's processor, small enough to keep across reloads. */
 const MAX_SIDE = 512;
@@ -23,7 +23,7 @@ async function toStoredImage(file: Blob, name: string): Promise<{ dataUrl: strin
 
 /** The pair's image: picked, dropped or pasted. */
 export function ImageInput() {
-  const { image, setImage } = useCalculator();
+  const { image, setImage } = useInspect();
   const [error, setError] = useState<string | null>(null);
   const [dragging, setDragging] = useState(false);
 

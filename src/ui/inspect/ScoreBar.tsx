@@ -1,5 +1,5 @@
 import { useRef, useState } from 'react';
-import { useCalculator } from '../../state/calculatorStore';
+import { useInspect } from '../../state/inspectStore';
 import { useModels } from '../../state/modelStore';
 import { scorePair } from '../../state/inspect/scorePair';
 
@@ -12,7 +12,7 @@ export function ScoreBar() {
   const abort = useRef<AbortController | null>(null);
 
   const run = async () => {
-    const state = useCalculator.getState();
+    const state = useInspect.getState();
     if (!mllm.handle) return;
     abort.current = new AbortController();
     setMessage(null);
@@ -28,7 +28,7 @@ export function ScoreBar() {
         signal: abort.current.signal,
         onStage: (label, done, total) => setStage({ label, done, total }),
       });
-      const now = useCalculator.getState();
+      const now = useInspect.getState();
       if (now.chosen !== state.chosen || now.rejected !== state.rejected || now.prompt !== state.prompt || now.image !== state.image) {
         setMessage({ kind: 'info', text: 'The pair changed while it was being scored; score it again.' });
       } else {

@@ -1,38 +1,38 @@
 import { useMemo } from 'react';
 import { imageKey } from '../../data/sentenceNumbers';
-import { useCalculator } from '../../state/calculatorStore';
+import { useInspect } from '../../state/inspectStore';
 import type { BackendChoice } from '../../tf/backend';
 import { fmt } from '../common/format';
-import { computeCalculator, type CalculatorView } from '../../state/inspect/compute';
+import { computeInspect, type InspectView } from '../../state/inspect/compute';
 import { Equations } from './Equations';
 import { ResponseEditor } from './ResponseEditor';
 import { Results } from './Results';
 import { SentenceTable } from './SentenceTable';
 import { Settings } from './Settings';
 import { useDeviceObjective } from './useDeviceObjective';
-import { ImageInput } from '../inspector/ImageInput';
-import { ScoreBar } from '../inspector/ScoreBar';
-import { TokenHeatmap } from '../inspector/TokenHeatmap';
+import { ImageInput } from './ImageInput';
+import { ScoreBar } from './ScoreBar';
+import { TokenHeatmap } from './TokenHeatmap';
 import { ModelPanel } from '../models/ModelPanel';
 
-export function CalculatorPanel({ backend }: { backend: BackendChoice | null }) {
-  const state = useCalculator();
+export function InspectPanel({ backend }: { backend: BackendChoice | null }) {
+  const state = useInspect();
   const { prompt, chosen, rejected, book, alpha, beta, normalization, perplexitySource, granularity, scored, focus } = state;
   const image = useMemo(() => imageKey(state.image?.dataUrl), [state.image?.dataUrl]);
-  const view: CalculatorView = useMemo(
+  const view: InspectView = useMemo(
     () =>
-      computeCalculator({ chosen, rejected, book, pair: { prompt, image }, alpha, beta, normalization, perplexitySource, granularity, scored }),
+      computeInspect({ chosen, rejected, book, pair: { prompt, image }, alpha, beta, normalization, perplexitySource, granularity, scored }),
     [chosen, rejected, book, prompt, image, alpha, beta, normalization, perplexitySource, granularity, scored],
   );
   const device = useDeviceObjective(view.objectiveInput, backend !== null);
   const focusOn = (side: 'chosen' | 'rejected') => (focus.side === side ? focus.index : null);
 
   return (
-    <main className="calculator">
+    <main className="inspect">
       <div className="column inputs">
         <ModelPanel />
         {state.notice && (
-          <p role="status" className="notice" data-testid="calculator-notice">
+          <p role="status" className="notice" data-testid="inspect-notice">
             {state.notice}{' '}
             <button type="button" onClick={state.dismissNotice}>
               Dismiss

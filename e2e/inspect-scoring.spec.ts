@@ -124,7 +124,7 @@ test('the Inspector fills S_i from CLIP and log-probs from the ONNX engine, equa
   // Nothing left the machine: every request went to the app's own origin.
   const origin = new URL(page.url()).origin;
   expect(requests.filter((u) => !u.startsWith(`${origin}/`) && !u.startsWith('data:') && !u.startsWith('blob:'))).toEqual([]);
-  await page.screenshot({ path: `${OUTPUT}/inspector.png`, fullPage: true });
+  await page.screenshot({ path: `${OUTPUT}/inspect-scored.png`, fullPage: true });
   rmSync(dir, { recursive: true, force: true });
 });
 
