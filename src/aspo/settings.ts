@@ -50,11 +50,7 @@ export interface NumberSetting extends SettingBase {
 export type Setting = ChoiceSetting | NumberSetting;
 
 const OBJECTIVE = {
-  kind: 'choice',
-  name: 'objective',
-  flag: 'objective',
-  label: 'Objective',
-  default: 'aspo',
+  kind: 'choice', name: 'objective', flag: 'objective', label: 'Objective', default: 'aspo',
   choices: [
     { value: 'dpo', label: 'DPO' },
     { value: 'aspo', label: 'ASPO' },
@@ -63,11 +59,7 @@ const OBJECTIVE = {
 
 /** Eq. 12's λ: how it keeps the weight increase from inflating the margin; computed by `aspoLambda`. */
 const NORMALIZATION = {
-  kind: 'choice',
-  name: 'normalization',
-  flag: 'normalization',
-  label: 'λ normalisation',
-  default: 'mean',
+  kind: 'choice', name: 'normalization', flag: 'normalization', label: 'λ normalisation', default: 'mean',
   choices: [
     { value: 'mean', label: 'mean — λ = K / Σ(1 + w_i)', tex: '\\frac{K}{\\sum_i (1 + w_i)}' },
     { value: 'reward-ratio', label: 'reward-ratio — λ = R_c / R*_c (paper, literal)', tex: '\\operatorname{sg}\\!\\left(\\frac{R_c}{R^*_c}\\right)' },
@@ -77,11 +69,7 @@ const NORMALIZATION = {
 
 /** The unit the weights attach to (paper Table 6); see `granularityUnits`. */
 const GRANULARITY = {
-  kind: 'choice',
-  name: 'granularity',
-  flag: 'granularity',
-  label: 'Granularity',
-  default: 'sentence',
+  kind: 'choice', name: 'granularity', flag: 'granularity', label: 'Granularity', default: 'sentence',
   choices: [
     { value: 'sentence', label: 'sentence (ASPO)' },
     { value: 'response', label: 'response (ablation; one pair → all weights 0)' },
@@ -91,11 +79,7 @@ const GRANULARITY = {
 
 /** Which model's log-probs `ℓ_t` give the perplexity part of the weights (Eq. 9). */
 const PERPLEXITY_SOURCE = {
-  kind: 'choice',
-  name: 'perplexitySource',
-  flag: 'perplexity-source',
-  label: 'Perplexity from',
-  default: 'policy',
+  kind: 'choice', name: 'perplexitySource', flag: 'perplexity-source', label: 'Perplexity from', default: 'policy',
   choices: [
     { value: 'policy', label: 'policy (adaptive, detached)', tex: '\\ell^\\theta_t' },
     { value: 'reference', label: 'reference (fixed)', tex: '\\ell^{\\mathrm{ref}}_t' },
