@@ -21,6 +21,7 @@ import {
   type PairContext,
   type Provenance,
   type ScoredResponse,
+  type Side,
 } from '../../data/sentenceNumbers';
 
 export interface InspectInput {
@@ -100,39 +101,40 @@ function usableScored(scored: ScoredResponse | undefined, text: string, sentence
   return covered.size === sentenceCount ? scored : undefined;
 }
 
-function sideTokens(numbers: SentenceNumbers[], scored: ScoredResponse | undefined) {
-  return scored ? scoredTokens(scored) : spreadOverTokens(numbers);
-}
-
-function scoreSide(spans: SentenceSpan[], tokens: ReturnType<typeof spreadOverTokens>, input: InspectInput) {
+/** One response: its sentences with their numbers, the tokens the objective takes, and each sentence's PPL_i and r_i. */
+function inspectSide(input: InspectInput, side: Side) {
+  const text = input[side];
+  const spans = splitSentences(text);
+  const resolved = resolveNumbers(input.book, side, text, spans, input.pair);
+  const numbers = resolved.map((r) => r.numbers);
+  const scored = usableScored(input.scored?.[side], text, spans.length, input.pair);
+  const tokens = scored ? scoredTokens(scored) : spreadOverTokens(numbers);
   const pplLogps = input.perplexitySource === 'policy' ? tokens.policyLogps : tokens.refLogps;
   const perplexity = sentencePerplexity(pplLogps, tokens.tokenSentence, spans.length);
   const rewards = sentenceRewards(tokens.policyLogps, tokens.refLogps, tokens.tokenSentence, spans.length, input.beta);
-  return { perplexity, rewards };
+  const rows = spans.map((span, i): SentenceRow => ({
+    ...span,
+    numbers: numbers[i],
+    sources: resolved[i].sources,
+    perplexity: perplexity[i],
+    reward: rewards[i],
+    tokens: scored?.tokens.filter((t) => t.sentence === i),
+  }));
+  return { tokens, perplexity, rows, similarity: numbers.map((n) => n.similarity) };
 }
 
 export function computeInspect(input: InspectInput): InspectView {
-  const chosenSpans = splitSentences(input.chosen);
-  const rejectedSpans = splitSentences(input.rejected);
-  const chosenResolved = resolveNumbers(input.book, 'chosen', input.chosen, chosenSpans, input.pair);
-  const rejectedResolved = resolveNumbers(input.book, 'rejected', input.rejected, rejectedSpans, input.pair);
-  const chosenNumbers = chosenResolved.map((r) => r.numbers);
-  const rejectedNumbers = rejectedResolved.map((r) => r.numbers);
-  const chosenScored = usableScored(input.scored?.chosen, input.chosen, chosenSpans.length, input.pair);
-  const rejectedScored = usableScored(input.scored?.rejected, input.rejected, rejectedSpans.length, input.pair);
-  const chosenTokens = sideTokens(chosenNumbers, chosenScored);
-  const rejectedTokens = sideTokens(rejectedNumbers, rejectedScored);
-  const chosen = scoreSide(chosenSpans, chosenTokens, input);
-  const rejected = scoreSide(rejectedSpans, rejectedTokens, input);
-  const similarity = chosenNumbers.map((n) => n.similarity);
+  const chosen = inspectSide(input, 'chosen');
+  const rejected = inspectSide(input, 'rejected');
+  const { similarity } = chosen;
   const sentenceWeights = adaptiveWeights(similarity, chosen.perplexity, input.alpha);
 
   let result: AspoResult | null = null;
   let objectiveInput: AspoInput | null = null;
   let unitWeights: { tokenUnit: number[]; weights: number[] } | null = null;
-  if (chosenSpans.length && rejectedSpans.length) {
+  if (chosen.rows.length && rejected.rows.length) {
     [unitWeights] = granularityUnits(
-      [{ chosen: { ...chosenTokens, similarity }, rejected: rejectedTokens }],
+      [{ chosen: { ...chosen.tokens, similarity }, rejected: rejected.tokens }],
       {
         objective: 'aspo',
         alpha: input.alpha,
@@ -143,8 +145,8 @@ export function computeInspect(input: InspectInput): InspectView {
       },
     );
     objectiveInput = {
-      chosen: { ...chosenTokens, tokenSentence: unitWeights.tokenUnit, weights: unitWeights.weights },
-      rejected: rejectedTokens,
+      chosen: { ...chosen.tokens, tokenSentence: unitWeights.tokenUnit, weights: unitWeights.weights },
+      rejected: rejected.tokens,
       beta: input.beta,
       normalization: input.normalization,
     };
@@ -153,34 +155,20 @@ export function computeInspect(input: InspectInput): InspectView {
 
   const weightOfSentence = (i: number): number => {
     if (input.granularity === 'sentence' || !unitWeights) return sentenceWeights.weight[i];
-    const own = chosenTokens.tokenSentence
+    const own = chosen.tokens.tokenSentence
       .map((s, t) => (s === i ? unitWeights!.weights[unitWeights!.tokenUnit[t]] : null))
       .filter((w): w is number => w !== null);
     return own.length ? own.reduce((a, b) => a + b, 0) / own.length : 0;
   };
 
-  const tokensOf = (scored: ScoredResponse | undefined, i: number) => scored?.tokens.filter((t) => t.sentence === i);
-
   return {
-    chosen: chosenSpans.map((span, i) => ({
-      ...span,
-      numbers: chosenNumbers[i],
-      sources: chosenResolved[i].sources,
-      perplexity: chosen.perplexity[i],
-      reward: chosen.rewards[i],
+    chosen: chosen.rows.map((row, i) => ({
+      ...row,
       simNorm: sentenceWeights.simNorm[i],
       pplNorm: sentenceWeights.pplNorm[i],
       weight: weightOfSentence(i),
-      tokens: tokensOf(chosenScored, i),
     })),
-    rejected: rejectedSpans.map((span, i) => ({
-      ...span,
-      numbers: rejectedNumbers[i],
-      sources: rejectedResolved[i].sources,
-      perplexity: rejected.perplexity[i],
-      reward: rejected.rewards[i],
-      tokens: tokensOf(rejectedScored, i),
-    })),
+    rejected: rejected.rows,
     result,
     objectiveInput,
   };
