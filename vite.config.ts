@@ -1,9 +1,12 @@
 import { defineConfig } from 'vite';
 import react from '@vitejs/plugin-react';
 import { resolve } from 'node:path';
+import { bundledModels } from './scripts/lib/bundledModels';
 
 export default defineConfig({
-  plugins: [react()],
+  plugins: [react(), bundledModels()],
+  // The only public files were the bundled models, now served by bundledModels() from tests/fixtures/models.
+  publicDir: false,
   server: { port: 5173, strictPort: true },
   preview: { port: 5173, strictPort: true },
   build: {

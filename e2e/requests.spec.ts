@@ -14,7 +14,7 @@ import { FIXTURE_MODELS } from '../scripts/lib/nodeModelSource';
 import { startModelMirror } from '../scripts/lib/modelMirror';
 import { squareImage } from '../tests/setup/images';
 
-const BUNDLED = 'public/models';
+const BUNDLED = 'tests/fixtures/models';
 const OUTPUT = 'e2e-output';
 const PROMPT = 'Describe the image.';
 const CHOSEN = 'A red square sits on a blue ground. It is small.';

@@ -23,9 +23,8 @@ import type { OnnxDevice } from '../src/models/onnx/engine';
 import { tokenizeResponse, type ChatFormat } from '../src/models/teacherForcing';
 import { longResponse, prefixDecodedEnd } from '../src/models/teacherForcing.testutil';
 import { loadTokenizer } from '../src/models/transformersEnv';
-import { timedSimilarity } from '../src/harness/benchScore';
-import type { ImagePixels } from '../src/harness/protocol';
-import { Clock, isSkipped, median, resultHeader, ROOT, round, Session, skipped, Timeout, withPreview, type Outcome } from './lib/bench';
+import type { ImagePixels } from '../src/harness/main';
+import { Clock, isSkipped, machine, median, ROOT, round, Session, skipped, Timeout, withPreview, type Outcome } from './lib/bench';
 import { nodeFolderSource } from './lib/nodeModelSource';
 
 const clock = new Clock('bench:score');
@@ -37,7 +36,7 @@ const CAP_S = 120;
 
 const CLIP_URL = '/models/tiny-clip';
 const SMOLVLM_URL = '/models/tiny-smolvlm';
-const CLIP_DIR = resolve(ROOT, 'public/models/tiny-clip');
+const CLIP_DIR = resolve(ROOT, 'tests/fixtures/models/tiny-clip');
 const IMAGE_KEY = 'sandbox:s00';
 
 /** Sentences per response: the sandbox's answers have 3; longer real answers have more. */
@@ -129,7 +128,13 @@ async function clipInNode(): Promise<Outcome<Record<string, unknown>>> {
   try {
     const target: ClipTarget = {
       label: 'node',
-      score: (sentences, oneAtATime) => timedSimilarity(scorer, image, sentences, oneAtATime),
+      async score(sentences, oneAtATime) {
+        const before = scorer.calls.text;
+        const s0 = performance.now();
+        if (oneAtATime) for (const s of sentences) await scorer.similarity(image, [s]);
+        else await scorer.similarity(image, sentences);
+        return { ms: performance.now() - s0, textRuns: scorer.calls.text - before };
+      },
     };
     const sizes: ClipSizeResult[] = [];
     for (const n of SENTENCES_PER_RESPONSE) sizes.push(await measureClip(target, n));
@@ -210,7 +215,7 @@ async function enginesInBrowser(session: Session, tfjsBackend: 'webgpu' | 'cpu',
 // ---------------------------------------------------------------------------
 
 async function offsetsInNode() {
-  const tokenizer = await loadTokenizer(nodeFolderSource(resolve(ROOT, 'public/models/tiny-smolvlm')));
+  const tokenizer = await loadTokenizer(nodeFolderSource(resolve(ROOT, 'tests/fixtures/models/tiny-smolvlm')));
   const format: ChatFormat = { contentAsParts: true, endOfTurnId: tokenizer.eos_token_id! };
   const sizes = [];
   for (const n of OFFSET_SENTENCES) {
@@ -231,7 +236,7 @@ async function offsetsInNode() {
     const prefixMs = median(times.prefix);
     sizes.push({ tokens, linearMs: round(linearMs, 1), prefixDecodingMs: round(prefixMs, 1), prefixDecodingOverLinear: round(prefixMs / linearMs, 1) });
   }
-  return { tokenizer: 'public/models/tiny-smolvlm', rounds: OFFSET_ROUNDS, sizes };
+  return { tokenizer: 'tests/fixtures/models/tiny-smolvlm', rounds: OFFSET_ROUNDS, sizes };
 }
 
 // ---------------------------------------------------------------------------
@@ -291,7 +296,10 @@ async function main() {
   const engineRatio = (x: (typeof logprobs)[string]) => (isSkipped(x) ? null : { [`onnx ${x!.onnx.device} / tfjs ${x!.tfjs.backend}`]: x!.onnxOverTfjs });
   const webgpuClip = clip.chromiumWebgpu;
   const result = {
-    ...resultHeader('Scoring: CLIP sentences per second (batched vs one at a time) and ONNX vs TF.js engine per-token log-prob throughput', browserVersion),
+    benchmark: 'Scoring: CLIP sentences per second (batched vs one at a time) and ONNX vs TF.js engine per-token log-prob throughput',
+    date: new Date().toISOString(),
+    machine: machine(),
+    browser: `Chromium ${browserVersion} (WebGPU through SwiftShader unless the machine has a GPU)`,
     summary: {
       clipDeviceInChromium: isSkipped(webgpuClip)
         ? null

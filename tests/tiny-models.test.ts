@@ -5,15 +5,11 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { AutoProcessor, AutoTokenizer, RawImage, env } from '@huggingface/transformers';
 import onnxProto from 'onnx-proto';
 import { parseSafetensors } from '../src/models/safetensors';
-import {
-  bytesToUnicode,
-  imageSpecialTokens,
-  makeTinyClipModel,
-  makeTinySmolLM2,
-  makeTinySmolVLM,
-  TINY_CLIP_CONTEXT,
-  type TinyModel,
-} from '../scripts/make-tiny-models';
+import { makeTinyClipModel, TINY_CLIP_CONTEXT } from '../scripts/tiny-models/clip';
+import type { TinyModel } from '../scripts/tiny-models/common';
+import { makeTinySmolLM2 } from '../scripts/tiny-models/smollm2';
+import { makeTinySmolVLM } from '../scripts/tiny-models/smolvlm';
+import { bytesToUnicode, imageSpecialTokens } from '../scripts/tiny-models/tokenizer';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const FIXTURES = path.join(ROOT, 'tests/fixtures/models');
@@ -327,19 +323,21 @@ describe('generator', () => {
 });
 
 describe('generated folders', () => {
-  for (const dir of ['tests/fixtures/models', 'public/models']) {
-    it(`${dir} holds the current generator output (run \`npx tsx scripts/make-tiny-models.ts\` if not)`, () => {
-      for (const m of [makeTinySmolVLM(), makeTinySmolLM2(), makeTinyClipModel()]) {
-        for (const [name, contents] of Object.entries(m.files)) {
-          const file = path.join(ROOT, dir, m.name, name);
-          expect(existsSync(file), file).toBe(true);
-          const onDisk = new Uint8Array(readFileSync(file));
-          expect(onDisk.length, file).toBeLessThan(MB2);
-          expect(Buffer.compare(Buffer.from(onDisk), Buffer.from(bytesOf(contents))), file).toBe(0);
-        }
+  it('tests/fixtures/models holds the current generator output (run `npm run models` if not)', () => {
+    for (const m of [makeTinySmolVLM(), makeTinySmolLM2(), makeTinyClipModel()]) {
+      for (const [name, contents] of Object.entries(m.files)) {
+        const file = path.join(FIXTURES, m.name, name);
+        expect(existsSync(file), file).toBe(true);
+        const onDisk = new Uint8Array(readFileSync(file));
+        expect(onDisk.length, file).toBeLessThan(MB2);
+        expect(Buffer.compare(Buffer.from(onDisk), Buffer.from(bytesOf(contents))), file).toBe(0);
       }
-    });
-  }
+    }
+  });
+
+  it('the models are committed once: no second copy under public/', () => {
+    expect(existsSync(path.join(ROOT, 'public/models'))).toBe(false);
+  });
 });
 
 /** Character offsets of each token, from the byte-level vocabulary (transformers.js returns no offset mapping). */

@@ -1,5 +1,5 @@
 import { createReadStream, existsSync, statSync } from 'node:fs';
-import { createServer } from 'node:http';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join, normalize } from 'node:path';
 
@@ -9,6 +9,16 @@ export interface ModelMirror {
   /** Every path requested, in order, so tests can count downloads. */
   hits: string[];
   close(): Promise<void>;
+}
+
+/** Sends the plain file `root/name/file` and returns true; returns false, sending nothing, when there is none inside `root`. */
+export function sendModelFile(req: IncomingMessage, res: ServerResponse, root: string, name: string, file: string): boolean {
+  const path = normalize(join(root, name, file));
+  if (!path.startsWith(root) || !existsSync(path) || !statSync(path).isFile()) return false;
+  res.writeHead(200, { 'content-length': String(statSync(path).size), 'content-type': 'application/octet-stream' });
+  if (req.method === 'HEAD') res.end();
+  else createReadStream(path).pipe(res);
+  return true;
 }
 
 /**
@@ -24,15 +34,10 @@ export async function startModelMirror(root: string): Promise<ModelMirror> {
     const hub = path.match(/^\/[^/]+\/([^/]+)\/resolve\/[^/]+\/(.+)$/);
     const bundled = path.match(/^\/models\/([^/]+)\/(.+)$/);
     const match = hub ?? bundled;
-    const file = match ? normalize(join(root, match[1], match[2])) : null;
-    if (!file || !file.startsWith(root) || !existsSync(file) || !statSync(file).isFile()) {
+    if (!match || !sendModelFile(req, res, root, match[1], match[2])) {
       res.writeHead(404, { 'content-type': 'text/plain' });
       res.end('not found');
-      return;
     }
-    res.writeHead(200, { 'content-length': String(statSync(file).size), 'content-type': 'application/octet-stream' });
-    if (req.method === 'HEAD') res.end();
-    else createReadStream(file).pipe(res);
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;

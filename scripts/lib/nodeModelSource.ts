@@ -1,9 +1,9 @@
 import { readFileSync, readdirSync, statSync, existsSync } from 'node:fs';
 import { basename, join, relative, resolve } from 'node:path';
 import { folderSource, type ModelSource } from '../../src/models/sources';
+import { FIXTURE_MODELS } from './bundledModels';
 
-/** The generated fixture models the tests load (written by scripts/make-tiny-models.ts). */
-export const FIXTURE_MODELS = resolve(import.meta.dirname, '..', '..', 'tests', 'fixtures', 'models');
+export { FIXTURE_MODELS };
 
 function listFiles(dir: string): string[] {
   return readdirSync(dir).flatMap((name) => {

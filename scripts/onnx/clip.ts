@@ -26,6 +26,7 @@
  */
 import { GraphBuilder, type WeightTensor } from './builder';
 import { encoderBlock, type WeightMap } from './idefics3';
+import { clipFamily } from '../../src/models/families/clip';
 import { Prng } from '../../src/models/prng';
 
 export interface ClipTextConfig {
@@ -215,48 +216,6 @@ export function buildClipOnnx(config: ClipConfig, weights: WeightMap): ClipOnnx 
   };
 }
 
-/** The Hugging Face `CLIPModel` weight names and shapes for `config`. */
-export function clipWeightShapes(config: ClipConfig): Map<string, number[]> {
-  const out = new Map<string, number[]>();
-  const tc = config.text_config;
-  const vc = config.vision_config;
-  const block = (prefix: string, D: number, I: number): void => {
-    for (const n of ['layer_norm1', 'layer_norm2']) {
-      out.set(`${prefix}.${n}.weight`, [D]);
-      out.set(`${prefix}.${n}.bias`, [D]);
-    }
-    for (const n of ['q_proj', 'k_proj', 'v_proj', 'out_proj']) {
-      out.set(`${prefix}.self_attn.${n}.weight`, [D, D]);
-      out.set(`${prefix}.self_attn.${n}.bias`, [D]);
-    }
-    out.set(`${prefix}.mlp.fc1.weight`, [I, D]);
-    out.set(`${prefix}.mlp.fc1.bias`, [I]);
-    out.set(`${prefix}.mlp.fc2.weight`, [D, I]);
-    out.set(`${prefix}.mlp.fc2.bias`, [D]);
-  };
-  const Dt = tc.hidden_size;
-  out.set('text_model.embeddings.token_embedding.weight', [tc.vocab_size, Dt]);
-  out.set('text_model.embeddings.position_embedding.weight', [tc.max_position_embeddings, Dt]);
-  for (let i = 0; i < tc.num_hidden_layers; i++) block(`text_model.encoder.layers.${i}`, Dt, tc.intermediate_size);
-  out.set('text_model.final_layer_norm.weight', [Dt]);
-  out.set('text_model.final_layer_norm.bias', [Dt]);
-  const Dv = vc.hidden_size;
-  const C = vc.num_channels ?? 3;
-  const side = vc.image_size / vc.patch_size;
-  out.set('vision_model.embeddings.class_embedding', [Dv]);
-  out.set('vision_model.embeddings.patch_embedding.weight', [Dv, C, vc.patch_size, vc.patch_size]);
-  out.set('vision_model.embeddings.position_embedding.weight', [side * side + 1, Dv]);
-  out.set('vision_model.pre_layrnorm.weight', [Dv]);
-  out.set('vision_model.pre_layrnorm.bias', [Dv]);
-  for (let i = 0; i < vc.num_hidden_layers; i++) block(`vision_model.encoder.layers.${i}`, Dv, vc.intermediate_size);
-  out.set('vision_model.post_layernorm.weight', [Dv]);
-  out.set('vision_model.post_layernorm.bias', [Dv]);
-  out.set('visual_projection.weight', [config.projection_dim, Dv]);
-  out.set('text_projection.weight', [config.projection_dim, Dt]);
-  out.set('logit_scale', []);
-  return out;
-}
-
 export interface TinyClipOptions {
   /** Vocabulary size of the tokenizer that goes with the model (default 64). */
   vocabSize?: number;
@@ -318,7 +277,7 @@ export function makeTinyClip(seed: number, opts: TinyClipOptions = {}): { config
   };
   const rng = new Prng(seed);
   const weights: WeightMap = new Map();
-  for (const [name, shape] of clipWeightShapes(config)) {
+  for (const [name, shape] of clipFamily.weightShapes(config)) {
     const n = shape.reduce((a, b) => a * b, 1);
     let data: Float32Array;
     if (name === 'logit_scale') data = Float32Array.of(2.6592);

@@ -43,6 +43,8 @@
  * published SmolVLM export.
  */
 import { FLOAT32_LOWEST, GraphBuilder, type WeightTensor } from './builder';
+import { idefics3Shapes } from '../../src/models/families/idefics3';
+import { parseTextConfig, parseVisionConfig } from '../../src/models/families/fields';
 import { Prng } from '../../src/models/prng';
 
 export type WeightMap = Map<string, WeightTensor>;
@@ -412,50 +414,11 @@ export function buildIdefics3Onnx(config: Idefics3Config, weights: WeightMap): I
   };
 }
 
-/** The Hugging Face weight names and shapes of an Idefics3 checkpoint with this config. */
+/** The Hugging Face weight names and shapes of an Idefics3 checkpoint with this config (the family's, src/models/families). */
 export function idefics3WeightShapes(config: Idefics3Config): Map<string, number[]> {
-  const vd = visionDims(config);
-  const td = textDims(config.text_config);
-  const out = new Map<string, number[]>();
-  const D = vd.hidden;
-  out.set('model.vision_model.embeddings.patch_embedding.weight', [D, vd.channels, vd.patchSize, vd.patchSize]);
-  out.set('model.vision_model.embeddings.patch_embedding.bias', [D]);
-  out.set('model.vision_model.embeddings.position_embedding.weight', [vd.numPatches, D]);
-  for (let i = 0; i < vd.layers; i++) {
-    const p = `model.vision_model.encoder.layers.${i}`;
-    for (const n of ['layer_norm1', 'layer_norm2']) {
-      out.set(`${p}.${n}.weight`, [D]);
-      out.set(`${p}.${n}.bias`, [D]);
-    }
-    for (const n of ['q_proj', 'k_proj', 'v_proj', 'out_proj']) {
-      out.set(`${p}.self_attn.${n}.weight`, [D, D]);
-      out.set(`${p}.self_attn.${n}.bias`, [D]);
-    }
-    out.set(`${p}.mlp.fc1.weight`, [vd.intermediate, D]);
-    out.set(`${p}.mlp.fc1.bias`, [vd.intermediate]);
-    out.set(`${p}.mlp.fc2.weight`, [D, vd.intermediate]);
-    out.set(`${p}.mlp.fc2.bias`, [D]);
-  }
-  out.set('model.vision_model.post_layernorm.weight', [D]);
-  out.set('model.vision_model.post_layernorm.bias', [D]);
-  out.set('model.connector.modality_projection.proj.weight', [td.hidden, D * vd.scale * vd.scale]);
-  out.set('model.text_model.embed_tokens.weight', [td.vocab, td.hidden]);
-  for (let i = 0; i < td.layers; i++) {
-    const p = `model.text_model.layers.${i}`;
-    out.set(`${p}.self_attn.q_proj.weight`, [td.heads * td.headDim, td.hidden]);
-    out.set(`${p}.self_attn.k_proj.weight`, [td.kvHeads * td.headDim, td.hidden]);
-    out.set(`${p}.self_attn.v_proj.weight`, [td.kvHeads * td.headDim, td.hidden]);
-    out.set(`${p}.self_attn.o_proj.weight`, [td.hidden, td.heads * td.headDim]);
-    out.set(`${p}.mlp.gate_proj.weight`, [td.intermediate, td.hidden]);
-    out.set(`${p}.mlp.up_proj.weight`, [td.intermediate, td.hidden]);
-    out.set(`${p}.mlp.down_proj.weight`, [td.hidden, td.intermediate]);
-    out.set(`${p}.input_layernorm.weight`, [td.hidden]);
-    out.set(`${p}.post_attention_layernorm.weight`, [td.hidden]);
-  }
-  out.set('model.text_model.norm.weight', [td.hidden]);
-  const tied = config.tie_word_embeddings ?? config.text_config.tie_word_embeddings ?? false;
-  if (!tied) out.set('lm_head.weight', [td.vocab, td.hidden]);
-  return out;
+  const tied = config.tie_word_embeddings ?? false;
+  const text = parseTextConfig({ ...config.text_config }, 'text_config', tied);
+  return idefics3Shapes(parseVisionConfig({ ...config.vision_config }), text, config.scale_factor ?? 2);
 }
 
 /**

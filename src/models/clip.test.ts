@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { RawImage, type Tensor } from '@huggingface/transformers';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { weightsAsStored } from '../../scripts/make-tiny-models';
+import { weightsAsStored } from '../../scripts/tiny-models/common';
 import { FIXTURE_MODELS, nodeFolderSource } from '../../scripts/lib/nodeModelSource';
 import { clipTextRef, clipVisionRef, type ClipRefConfig } from '../../tests/onnx/reference';
 import { clipCutNotice, loadClipScorer, TEXT_BATCH, type ClipScorer } from './clip';

@@ -24,9 +24,10 @@ import {
 } from '@huggingface/transformers';
 import { clipSimilarity } from '../aspo/similarity';
 import { imageKey } from './imageKey';
+import { clipFamily } from './families';
 import {
   describeLoadError,
-  ONNX_DTYPE_SUFFIX,
+  onnxSessionFiles,
   withDeviceFallback,
   type OnnxDevice,
   type OnnxDtype,
@@ -69,10 +70,7 @@ export interface LoadClipScorerOptions {
   onProgress?: (p: TotalProgress) => void;
 }
 
-export const CLIP_ONNX_FILES = (dtype: OnnxDtype = 'fp32') => [
-  `onnx/text_model${ONNX_DTYPE_SUFFIX[dtype]}.onnx`,
-  `onnx/vision_model${ONNX_DTYPE_SUFFIX[dtype]}.onnx`,
-];
+export const CLIP_ONNX_FILES = (dtype: OnnxDtype = 'fp32') => onnxSessionFiles(clipFamily.onnx.sessions, dtype);
 
 interface ClipConfigJson {
   model_type?: string;
@@ -235,7 +233,7 @@ class OnnxClipScorer implements ClipScorer {
 export async function loadClipScorer(source: ModelSource, options: LoadClipScorerOptions = {}): Promise<ClipScorer> {
   const dtype = options.dtype ?? 'fp32';
   const config = await source.getJson<ClipConfigJson>('config.json');
-  if (config.model_type !== 'clip') {
+  if (!clipFamily.modelTypes.includes(config.model_type ?? '')) {
     throw new Error(`${source.label}: model type "${config.model_type ?? 'unknown'}" is not a CLIP model (expected model_type "clip").`);
   }
   const onnxFiles = CLIP_ONNX_FILES(dtype);

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { type Idefics3Config, type LlamaConfig, imageSeqLen, parseModelConfig } from './config';
+import { type Idefics3Config, type LlamaConfig, parseModelConfig } from './config';
+import { imageSeqLen } from './families/fields';
 import { SMOLLM2_135M, SMOLVLM_256M_INSTRUCT } from './knownConfigs';
 
 const clone = <T>(x: T): T => JSON.parse(JSON.stringify(x)) as T;

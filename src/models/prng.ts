@@ -10,6 +10,16 @@ export class Prng {
     this.state = (Math.floor(seed) ^ 0x9e3779b9) >>> 0;
   }
 
+  /**
+   * A generator that starts at `state` as given, not at a seed's mix: the tiny models' weights were drawn from a
+   * mulberry32 seeded so (`npm run models`), and their bytes stay the same.
+   */
+  static fromState(state: number): Prng {
+    const prng = new Prng(0);
+    prng.state = state >>> 0;
+    return prng;
+  }
+
   /** Uniform in [0, 1). */
   next(): number {
     this.state = (this.state + 0x6d2b79f5) >>> 0;

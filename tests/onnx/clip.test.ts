@@ -1,5 +1,6 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { buildClipOnnx, clipPoolingRule, clipWeightShapes, makeTinyClip, type ClipConfig } from '../../scripts/onnx/clip';
+import { buildClipOnnx, clipPoolingRule, makeTinyClip, type ClipConfig } from '../../scripts/onnx/clip';
+import { clipFamily } from '../../src/models/families/clip';
 import { Prng } from '../../src/models/prng';
 import { f32, floats, i64, ort, session, uniform } from './helpers';
 import { clipTextRef, clipVisionRef, maxAbsDiff } from './reference';
@@ -52,7 +53,7 @@ describe('makeTinyClip', () => {
     expect(tiny.weights.get('vision_model.embeddings.position_embedding.weight')!.shape).toEqual([17, 32]);
     expect(tiny.weights.get('text_projection.weight')!.shape).toEqual([16, 32]);
     expect(tiny.weights.get('logit_scale')!.shape).toEqual([]);
-    expect(clipWeightShapes(tiny.config).size).toBe(tiny.weights.size);
+    expect(clipFamily.weightShapes(tiny.config).size).toBe(tiny.weights.size);
     const c = tiny.config;
     expect([c.model_type, c.projection_dim, c.text_config.hidden_size, c.text_config.num_hidden_layers]).toEqual(['clip', 16, 32, 2]);
     expect([c.vision_config.image_size, c.vision_config.patch_size, c.vision_config.hidden_size]).toEqual([32, 8, 32]);

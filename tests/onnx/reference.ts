@@ -4,6 +4,7 @@
  * independent of the ONNX graphs they check.
  */
 import type { WeightTensor } from '../../scripts/onnx/builder';
+import { idefics3Family } from '../../src/models/families/idefics3';
 
 export type Weights = Map<string, WeightTensor>;
 
@@ -306,7 +307,7 @@ export function llamaRef(config: Idefics3RefConfig, weights: Weights, embeds: Fl
   const keys: Float64Array[] = [];
   const values: Float64Array[] = [];
   for (let l = 0; l < tc.num_hidden_layers; l++) {
-    const p = `model.text_model.layers.${l}`;
+    const p = `${idefics3Family.textPrefix}layers.${l}`;
     const x = rmsNorm(h, n, D, w(weights, `${p}.input_layernorm.weight`), eps);
     const q = linear(x, n, D, w(weights, `${p}.self_attn.q_proj.weight`), H * hd);
     const k = linear(x, n, D, w(weights, `${p}.self_attn.k_proj.weight`), KV * hd);
@@ -352,8 +353,8 @@ export function llamaRef(config: Idefics3RefConfig, weights: Weights, embeds: Fl
     const down = linear(mid, n, I, w(weights, `${p}.mlp.down_proj.weight`), D);
     h = h.map((val, i) => val + down[i]);
   }
-  h = rmsNorm(h, n, D, w(weights, 'model.text_model.norm.weight'), eps);
-  const head = weights.has('lm_head.weight') ? w(weights, 'lm_head.weight') : w(weights, 'model.text_model.embed_tokens.weight');
+  h = rmsNorm(h, n, D, w(weights, `${idefics3Family.textPrefix}norm.weight`), eps);
+  const head = weights.has('lm_head.weight') ? w(weights, 'lm_head.weight') : w(weights, `${idefics3Family.textPrefix}embed_tokens.weight`);
   return { logits: linear(h, n, D, head, V), keys, values };
 }
 

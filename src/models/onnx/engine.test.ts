@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Tensor } from '@huggingface/transformers';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { weightsAsStored } from '../../../scripts/make-tiny-models';
+import { weightsAsStored } from '../../../scripts/tiny-models/common';
 import { startModelMirror, type ModelMirror } from '../../../scripts/lib/modelMirror';
 import { FIXTURE_MODELS, fixtureSource, nodeFolderSource } from '../../../scripts/lib/nodeModelSource';
 import { llamaRef, type Idefics3RefConfig } from '../../../tests/onnx/reference';

@@ -22,6 +22,8 @@ import {
   type RawImage,
 } from '@huggingface/transformers';
 import { parseModelConfig } from '../config';
+import { MLLM_FAMILIES } from '../families';
+import type { MllmFamily, TransformersModelClass } from '../families/types';
 import { responseRoom, scoredResponse, sequenceLimit, type GenerateRequest, type GenerateResult, type LogprobsRequest, type MllmEngine, type ResponseLogprobs } from '../engine';
 import { imageKey } from '../imageKey';
 import { loadFiles, type ModelSource, type TotalProgress } from '../sources';
@@ -59,11 +61,16 @@ export interface LoadOnnxEngineOptions {
   onProgress?: (p: TotalProgress) => void;
 }
 
-/** The ONNX sessions transformers.js creates for each supported architecture (file base names under `onnx/`). */
-const SESSIONS: Record<string, string[]> = {
-  idefics3: ['vision_encoder', 'embed_tokens', 'decoder_model_merged'],
-  llama: ['model'],
+/** The transformers.js class of each name a family's record gives. */
+const MODEL_CLASSES: Record<TransformersModelClass, typeof AutoModelForCausalLM | typeof AutoModelForVision2Seq> = {
+  AutoModelForVision2Seq,
+  AutoModelForCausalLM,
 };
+
+/** The family whose ONNX export config.json's `model_type` names, if the ONNX engine loads it. */
+function onnxFamily(modelType: unknown): MllmFamily | undefined {
+  return MLLM_FAMILIES.find((f) => typeof modelType === 'string' && f.onnx.modelTypes.includes(modelType));
+}
 
 function dtypeOf(option: OnnxDtypeOption, session: string): OnnxDtype {
   return typeof option === 'string' ? option : (option[session] ?? 'fp32');
@@ -71,8 +78,13 @@ function dtypeOf(option: OnnxDtypeOption, session: string): OnnxDtype {
 
 /** The files under `onnx/` that transformers.js will read for this architecture and dtype. */
 export function onnxFileNames(modelType: string, dtype: OnnxDtypeOption = 'fp32'): string[] {
-  const sessions = SESSIONS[modelType];
-  if (!sessions) throw new Error(`unsupported model type ${modelType}`);
+  const family = onnxFamily(modelType);
+  if (!family) throw new Error(`unsupported model type ${modelType}`);
+  return onnxSessionFiles(family.onnx.sessions, dtype);
+}
+
+/** `onnx/<session><dtype suffix>.onnx` for each session. */
+export function onnxSessionFiles(sessions: readonly string[], dtype: OnnxDtypeOption = 'fp32'): string[] {
   return sessions.map((s) => `onnx/${s}${ONNX_DTYPE_SUFFIX[dtypeOf(dtype, s)]}.onnx`);
 }
 
@@ -123,7 +135,7 @@ export class OnnxEngine implements MllmEngine {
   private disposed = false;
 
   constructor(
-    readonly modelType: 'idefics3' | 'llama',
+    readonly family: MllmFamily,
     /** The sessions; replaced by {@link run} after a failed run. */
     public model: PreTrainedModel,
     readonly tokenizer: PreTrainedTokenizer,
@@ -174,7 +186,7 @@ export class OnnxEngine implements MllmEngine {
   }
 
   private get isMultimodal(): boolean {
-    return this.modelType === 'idefics3';
+    return this.family.multimodal;
   }
 
   private checkAlive(): void {
@@ -413,18 +425,17 @@ export async function withDeviceFallback<T>(
 export async function loadOnnxEngine(source: ModelSource, options: LoadOnnxEngineOptions = {}): Promise<OnnxEngine> {
   const dtype = options.dtype ?? 'fp32';
   const config = await source.getJson<{ model_type?: string; image_token_id?: number; image_token_index?: number }>('config.json');
-  const modelType = config.model_type;
-  if (modelType !== 'idefics3' && modelType !== 'llama') {
-    throw new Error(
-      `${source.label}: model type "${modelType ?? 'unknown'}" is not supported by the ONNX engine (supported: idefics3 — SmolVLM — and llama — SmolLM2).`,
-    );
+  const family = onnxFamily(config.model_type);
+  if (!family) {
+    const supported = MLLM_FAMILIES.flatMap((f) => f.onnx.modelTypes.map((t) => `${t} — ${f.name}`)).join(', ');
+    throw new Error(`${source.label}: model type "${config.model_type ?? 'unknown'}" is not supported by the ONNX engine (supported: ${supported}).`);
   }
   const text = parseModelConfig(config).text;
-  const onnxFiles = onnxFileNames(modelType, dtype);
+  const onnxFiles = onnxSessionFiles(family.onnx.sessions, dtype);
   const files = await loadFiles(source, onnxFiles, options.onProgress);
   for (const f of onnxFiles) checkOnnxFile(files[f]!, f, source.label);
 
-  const Auto = modelType === 'idefics3' ? AutoModelForVision2Seq : AutoModelForCausalLM;
+  const Auto = MODEL_CLASSES[family.onnx.modelClass];
   const create = (d: OnnxDevice, preloaded: typeof files) =>
     withSource(source, (key) => Auto.from_pretrained(key, { dtype, device: d } as Parameters<typeof Auto.from_pretrained>[1]), { preloaded });
   const { value: model, device, fallbackReason } = await withDeviceFallback(
@@ -436,17 +447,17 @@ export async function loadOnnxEngine(source: ModelSource, options: LoadOnnxEngin
   const recreate = async () => create(device, await loadFiles(source, onnxFiles));
   try {
     const processor =
-      modelType === 'idefics3' ? await withSource(source, (key) => AutoProcessor.from_pretrained(key)) : null;
+      family.multimodal ? await withSource(source, (key) => AutoProcessor.from_pretrained(key)) : null;
     const tokenizer = processor
       ? (processor.tokenizer as PreTrainedTokenizer)
       : await withSource(source, (key) => AutoTokenizer.from_pretrained(key));
     if (tokenizer.eos_token_id === undefined || tokenizer.eos_token_id === null) {
       throw new Error(`${source.label}: tokenizer_config.json names no eos_token, so the end of an answer is unknown.`);
     }
-    const format: ChatFormat = { contentAsParts: modelType === 'idefics3', endOfTurnId: tokenizer.eos_token_id };
+    const format = family.chatFormat(tokenizer.eos_token_id);
     const imageTokenId = config.image_token_id ?? config.image_token_index ?? null;
-    if (modelType === 'idefics3' && imageTokenId === null) throw new Error(`${source.label}: config.json names no image_token_id.`);
-    return new OnnxEngine(modelType, model, tokenizer, processor, format, device, fallbackReason, imageTokenId, source.label, text, recreate);
+    if (family.multimodal && imageTokenId === null) throw new Error(`${source.label}: config.json names no image_token_id.`);
+    return new OnnxEngine(family, model, tokenizer, processor, format, device, fallbackReason, imageTokenId, source.label, text, recreate);
   } catch (e) {
     void model.dispose();
     throw e;

@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { PreTrainedTokenizer, Processor, RawImage } from '@huggingface/transformers';
 import { parseModelConfig, type ModelConfig } from '../config';
+import { familyOf } from '../families';
 import {
   responseRoom,
   scoredResponse,
@@ -20,7 +21,8 @@ import { loadProcessor, loadTokenizer } from '../transformersEnv';
 import type { Idefics3Model } from './idefics3';
 import type { LlamaModel } from './llama';
 import type { LoraOptions } from './lora';
-import { DEFAULT_LORA, loadIdefics3Model, loadLlamaModel, type WeightMap } from './weights';
+import type { WeightMap } from './weightReader';
+import { DEFAULT_LORA, loadTfjsModel } from './weights';
 
 /** One response of a batch, ready for the decoder: prompt ids then response ids. */
 export interface EncodedResponse {
@@ -81,7 +83,7 @@ export class TfjsEngine implements MllmEngine {
   ) {}
 
   private get isMultimodal(): boolean {
-    return this.config.modelType === 'idefics3';
+    return familyOf(this.config).multimodal;
   }
 
   get contextLength(): number {
@@ -227,12 +229,12 @@ export async function loadTfjsEngine(source: ModelSource, options: LoadTfjsEngin
   const bytes = await source.getFile('model.safetensors', options.onProgress);
   const weights = weightMapFromSafetensors(bytes, `${source.label}/model.safetensors`);
   const lora = options.lora ?? DEFAULT_LORA;
-  const processor = config.modelType === 'idefics3' ? await loadProcessor(source) : null;
+  const family = familyOf(config);
+  const processor = family.multimodal ? await loadProcessor(source) : null;
   const tokenizer = processor ? (processor.tokenizer as PreTrainedTokenizer) : await loadTokenizer(source);
   if (tokenizer.eos_token_id === undefined || tokenizer.eos_token_id === null) {
     throw new Error(`${source.label}: tokenizer_config.json names no eos_token, so the end of an answer is unknown.`);
   }
-  const format: ChatFormat = { contentAsParts: config.modelType === 'idefics3', endOfTurnId: tokenizer.eos_token_id };
-  const model = config.modelType === 'idefics3' ? loadIdefics3Model(config, weights, lora) : loadLlamaModel(config, weights, lora);
-  return new TfjsEngine(config, model, tokenizer, processor, format, source.label);
+  const model = loadTfjsModel(config, weights, lora);
+  return new TfjsEngine(config, model, tokenizer, processor, family.chatFormat(tokenizer.eos_token_id), source.label);
 }

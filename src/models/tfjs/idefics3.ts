@@ -41,7 +41,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import type { Idefics3Config } from '../config';
-import { imageSeqLen } from '../config';
+import { imageSeqLen } from '../families/fields';
 import type { Idefics3Connector } from './connector';
 import type { DecodeOptions, GenerateOptions, GenerateResult, KVCache, LlamaModel } from './llama';
 import type { LoraAdapters } from './lora';

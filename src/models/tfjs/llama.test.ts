@@ -4,6 +4,7 @@ import { download, maxAbsDiff, tinyLlamaConfig, useTestBackend } from './fixture
 import { applyRotary, rmsNorm, rotaryCosSin } from './llama';
 import { sample } from '../sampling';
 import { Prng } from '../prng';
+import { llamaFamily } from '../families/llama';
 import { refLlama, refLogSoftmax, refRmsNorm, refRope } from './reference.testutil';
 import { loadLlamaModel, randomWeights } from './weights';
 
@@ -64,7 +65,7 @@ describe('LlamaModel', () => {
     const model = loadLlamaModel(config, weights);
     const logits = model.forward({ inputIds: [ids] });
     expect(logits.shape).toEqual([1, ids.length, V]);
-    const ref = refLlama(config.text, weights, 'model.', ids);
+    const ref = refLlama(config.text, weights, llamaFamily.textPrefix, ids);
     expect(maxAbsDiff(await download(logits), ref.flatMap((r) => [...r]))).toBeLessThan(1e-4);
     logits.dispose();
     model.dispose();
@@ -76,7 +77,7 @@ describe('LlamaModel', () => {
     expect(w.has('lm_head.weight')).toBe(false);
     const model = loadLlamaModel(tied, w);
     const logits = model.forward({ inputIds: [ids] });
-    const ref = refLlama(tied.text, w, 'model.', ids);
+    const ref = refLlama(tied.text, w, llamaFamily.textPrefix, ids);
     expect(maxAbsDiff(await download(logits), ref.flatMap((r) => [...r]))).toBeLessThan(1e-4);
     logits.dispose();
     model.dispose();

@@ -4,7 +4,8 @@
  * Float64 throughout; slow; for tiny models only.
  */
 import type { Idefics3Config, TextConfig, VisionConfig } from '../config';
-import type { WeightMap } from './weights';
+import { idefics3Family } from '../families/idefics3';
+import type { WeightMap } from './weightReader';
 
 type Vec = Float64Array;
 
@@ -71,7 +72,7 @@ export function refRope(x: ArrayLike<number>, pos: number, theta: number): Vec {
 
 /**
  * Llama decoder on given input embeddings (one sequence, no padding): logits [T][V].
- * `prefix` is `model.` or `model.text_model.`.
+ * `prefix` is the family's `textPrefix`.
  */
 export function refLlamaFromEmbeds(cfg: TextConfig, map: WeightMap, prefix: string, embeds: Vec[]): Vec[] {
   const { hiddenSize: D, numHeads: H, numKvHeads: KV, headDim: hd, intermediateSize: F, vocabSize: V } = cfg;
@@ -218,13 +219,13 @@ export function refIdefics3(cfg: Idefics3Config, map: WeightMap, ids: number[], 
     const hidden = refSiglip(cfg.vision, map, img, cfg.vision.imageSize, cfg.vision.imageSize);
     for (const tok of refPixelShuffle(hidden, cfg.scaleFactor)) feats.push(linear(proj, tok, cfg.text.hiddenSize));
   }
-  const embeds = refEmbed(cfg.text, map, 'model.text_model.', ids);
+  const embeds = refEmbed(cfg.text, map, idefics3Family.textPrefix, ids);
   let k = 0;
   ids.forEach((id, t) => {
     if (id === cfg.imageTokenId) embeds[t] = feats[k++];
   });
   if (k !== feats.length) throw new Error('reference: image token count mismatch');
-  return refLlamaFromEmbeds(cfg.text, map, 'model.text_model.', embeds);
+  return refLlamaFromEmbeds(cfg.text, map, idefics3Family.textPrefix, embeds);
 }
 
 /** log-softmax of a row */

@@ -2,7 +2,8 @@ import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { type Idefics3Config, type LlamaConfig, parseModelConfig } from '../config';
 import { tinyIdefics3Config, tinyLlamaConfig, useTestBackend } from './fixtures.testutil';
-import { type WeightMap, expectedShapes, loadIdefics3Model, loadLlamaModel, parameterCount, randomWeights } from './weights';
+import type { WeightMap } from './weightReader';
+import { expectedShapes, loadIdefics3Model, loadLlamaModel, parameterCount, randomWeights } from './weights';
 
 beforeAll(useTestBackend);
 

@@ -1,0 +1,158 @@
+/** The tiny SmolVLM: an Idefics3 / SmolVLM-256M-Instruct look-alike (BF16 weights, as the real one stores them). */
+import { idefics3Family } from '../../src/models/families/idefics3';
+import { serializeSafetensors } from '../../src/models/safetensors';
+import { buildIdefics3Onnx, type Idefics3Config } from '../onnx/idefics3';
+import { INIT_STD, json, randomTensors, readme, TINY_SCALE_FACTOR, TINY_TEXT_DIMS, TINY_VISION_DIMS, weightsAsStored, type TinyModel } from './common';
+import { addedTokensDecoder, buildTokenizer } from './tokenizer';
+
+/** SmolVLM-256M-Instruct's chat template (as published with the model). */
+export const SMOLVLM_CHAT_TEMPLATE =
+  "<|im_start|>{% for message in messages %}{{message['role'] | capitalize}}" +
+  "{% if message['content'][0]['type'] == 'image' %}{{':'}}{% else %}{{': '}}{% endif %}" +
+  "{% for line in message['content'] %}{% if line['type'] == 'text' %}{{line['text']}}" +
+  "{% elif line['type'] == 'image' %}{{ '<image>' }}{% endif %}{% endfor %}<end_of_utterance>\n" +
+  "{% endfor %}{% if add_generation_prompt %}{{ 'Assistant:' }}{% endif %}";
+
+export const TINY_SMOLVLM_SEED = 1;
+/** A tiny Idefics3 / SmolVLM-256M-Instruct look-alike. */
+export function makeTinySmolVLM(seed = TINY_SMOLVLM_SEED): TinyModel {
+  const tok = buildTokenizer(true);
+  const v = TINY_VISION_DIMS;
+  const t = TINY_TEXT_DIMS;
+  const sf = TINY_SCALE_FACTOR;
+  const vocab = tok.size;
+  const imageSeqLen = (v.image_size / v.patch_size) ** 2 / sf ** 2;
+  const ids = tok.specialIds;
+  const bos = ids['<|im_start|>'];
+  const eou = ids['<end_of_utterance>'];
+  const pad = ids['<|im_end|>'];
+
+  const config = {
+    architectures: ['Idefics3ForConditionalGeneration'],
+    image_token_id: ids['<image>'],
+    model_type: 'idefics3',
+    scale_factor: sf,
+    text_config: {
+      architectures: ['VLlama3ForCausalLM'],
+      attention_bias: false,
+      attention_dropout: 0.0,
+      bos_token_id: bos,
+      eos_token_id: pad,
+      head_dim: t.head_dim,
+      hidden_act: 'silu',
+      hidden_size: t.hidden_size,
+      initializer_range: INIT_STD,
+      intermediate_size: t.intermediate_size,
+      is_llama_config: true,
+      max_position_embeddings: 512,
+      mlp_bias: false,
+      model_type: 'llama',
+      neftune_noise_alpha: 0.0,
+      num_attention_heads: t.num_attention_heads,
+      num_hidden_layers: t.num_hidden_layers,
+      num_key_value_heads: t.num_key_value_heads,
+      pad_token_id: pad,
+      pixel_shuffle_factor: sf,
+      pretraining_tp: 1,
+      qk_layer_norms: false,
+      rms_norm_eps: 1e-5,
+      rope_interleaved: false,
+      rope_scaling: null,
+      rope_theta: 100000,
+      tie_word_embeddings: false,
+      torch_dtype: 'bfloat16',
+      use_cache: true,
+      use_resampler: false,
+      vocab_size: vocab,
+    },
+    tie_word_embeddings: false,
+    torch_dtype: 'bfloat16',
+    transformers_version: '4.46.0',
+    use_cache: true,
+    vision_config: {
+      attention_dropout: 0.0,
+      hidden_act: 'gelu_pytorch_tanh',
+      hidden_size: v.hidden_size,
+      image_size: v.image_size,
+      initializer_range: INIT_STD,
+      intermediate_size: v.intermediate_size,
+      layer_norm_eps: 1e-6,
+      max_image_size: { longest_edge: v.image_size },
+      model_type: 'idefics3_vision',
+      num_attention_heads: v.num_attention_heads,
+      num_channels: 3,
+      num_hidden_layers: v.num_hidden_layers,
+      patch_size: v.patch_size,
+      size: { longest_edge: v.image_size },
+      tie_word_embeddings: false,
+      use_base_siglip: true,
+    },
+    vocab_size: vocab,
+  };
+
+  const generation = { _from_model_config: true, bos_token_id: bos, eos_token_id: eou, pad_token_id: pad, transformers_version: '4.46.0' };
+  const additional = ['<fake_token_around_image>', '<image>', '<end_of_utterance>'];
+  const tokenizerConfig = {
+    add_prefix_space: false,
+    added_tokens_decoder: addedTokensDecoder(tok),
+    additional_special_tokens: additional,
+    bos_token: '<|im_start|>',
+    chat_template: SMOLVLM_CHAT_TEMPLATE,
+    clean_up_tokenization_spaces: false,
+    eos_token: '<end_of_utterance>',
+    legacy: false,
+    model_max_length: 512,
+    pad_token: '<|im_end|>',
+    processor_class: 'Idefics3Processor',
+    tokenizer_class: 'GPT2Tokenizer',
+    truncation_side: 'left',
+    unk_token: '<|endoftext|>',
+    vocab_size: vocab,
+  };
+  const specialTokensMap = {
+    additional_special_tokens: additional,
+    bos_token: '<|im_start|>',
+    eos_token: '<end_of_utterance>',
+    pad_token: '<|im_end|>',
+    unk_token: '<|endoftext|>',
+  };
+  const preprocessor = {
+    do_convert_rgb: true,
+    do_image_splitting: false,
+    do_normalize: true,
+    do_pad: true,
+    do_rescale: true,
+    do_resize: true,
+    image_mean: [0.5, 0.5, 0.5],
+    image_processor_type: 'Idefics3ImageProcessor',
+    image_std: [0.5, 0.5, 0.5],
+    max_image_size: { longest_edge: v.image_size },
+    processor_class: 'Idefics3Processor',
+    resample: 1,
+    rescale_factor: 1 / 255,
+    size: { longest_edge: v.image_size },
+  };
+  const processor = { image_seq_len: imageSeqLen, processor_class: 'Idefics3Processor' };
+
+  const shapes = idefics3Family.weightShapes(idefics3Family.parseConfig(config));
+  const weights = serializeSafetensors(randomTensors(shapes, seed, 'BF16'), { format: 'pt' });
+  const onnx = buildIdefics3Onnx(config as unknown as Idefics3Config, weightsAsStored(weights, 'tiny-smolvlm/model.safetensors'));
+  return {
+    name: 'tiny-smolvlm',
+    config,
+    tokenizer: tok,
+    files: {
+      'README.md': readme('tiny-smolvlm', seed, 'Idefics3ForConditionalGeneration (SmolVLM-256M-Instruct layout)'),
+      'config.json': json(config),
+      'generation_config.json': json(generation),
+      'tokenizer.json': json(tok.json),
+      'tokenizer_config.json': json(tokenizerConfig),
+      'special_tokens_map.json': json(specialTokensMap),
+      'chat_template.json': json({ chat_template: SMOLVLM_CHAT_TEMPLATE }),
+      'preprocessor_config.json': json(preprocessor),
+      'processor_config.json': json(processor),
+      'model.safetensors': weights,
+      ...onnx,
+    },
+  };
+}
