@@ -1,7 +1,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { makeTinySmolVLM } from '../../scripts/tiny-models/smolvlm';
+import { makeTinySmolVLM } from '../../scripts/make-tiny-models';
 import { parseSafetensors } from './safetensors';
 import {
   ModelFileError,
@@ -9,6 +9,7 @@ import {
   folderSource,
   hubSource,
   loadFiles,
+  memoSource,
   memoryCache,
   urlPrefixSource,
   type FileProgress,
@@ -263,8 +264,48 @@ describe('urlPrefixSource', () => {
     expect(err.message).toMatch(/has no file config\.json \(the server answered with an HTML page/);
   });
 
+  it('shares one download between concurrent requests for the same file', async () => {
+    const src = urlPrefixSource(`${base}/models/tiny-smolvlm/`);
+    hits.length = 0;
+    const [a, b] = await Promise.all([src.getFile('tokenizer.json'), src.getFile('tokenizer.json')]);
+    expect(same(a, b)).toBe(true);
+    expect(hits).toEqual(['/models/tiny-smolvlm/tokenizer.json']);
+  });
+
   it('needs an absolute prefix outside a page', () => {
     expect(() => urlPrefixSource('/models/tiny-smolvlm')).toThrow(/relative prefix needs a page/);
+  });
+});
+
+describe('memoSource', () => {
+  it('reads each file once, a missing one included, and keeps the source\'s own messages', async () => {
+    const memo = memoSource(urlPrefixSource(`${base}/models/tiny-smolvlm/`));
+    expect(memo.kind).toBe('url');
+    expect(memo.label).toBe(`bundled model at ${base}/models/tiny-smolvlm`);
+    hits.length = 0;
+    for (let i = 0; i < 2; i++) {
+      expect(same(await memo.getFile('model.safetensors'), files['model.safetensors'])).toBe(true);
+      expect((await memo.getJson<{ model_type: string }>('./config.json')).model_type).toBe('idefics3');
+      expect(await memo.tryGetFile('onnx/model.onnx')).toBeNull();
+    }
+    expect(hits).toEqual(['/models/tiny-smolvlm/model.safetensors', '/models/tiny-smolvlm/config.json', '/models/tiny-smolvlm/onnx/model.onnx']);
+    await expect(memo.getFile('onnx/model.onnx')).rejects.toThrow(
+      `bundled model at ${base}/models/tiny-smolvlm has no file onnx/model.onnx (HTTP 404 at ${base}/models/tiny-smolvlm/onnx/model.onnx)`,
+    );
+    await expect(memo.getJson('model.safetensors')).rejects.toThrow(
+      new RegExp(`^bundled model at ${base}/models/tiny-smolvlm: file model\\.safetensors is not valid JSON`),
+    );
+  });
+
+  it('reads a file again after a failure', async () => {
+    let calls = 0;
+    const flaky = urlPrefixSource(`${base}/models/tiny-smolvlm/`, {
+      fetch: (u) => (++calls === 1 ? Promise.reject(new Error('connection reset')) : fetch(u)),
+    });
+    const memo = memoSource(flaky);
+    await expect(memo.getFile('config.json')).rejects.toThrow(/could not download config\.json .*network error \(connection reset\)/);
+    expect(same(await memo.getFile('config.json'), files['config.json'])).toBe(true);
+    expect(calls).toBe(2);
   });
 });
 

@@ -1,5 +1,5 @@
 /**
- * The main thread's side of the training worker (`worker.ts`): a typed message protocol and `TrainClient`,
+ * The main thread's side of the training worker (`worker/index.ts`): a typed message protocol and `TrainClient`,
  * whose methods return promises (one reply per request) and whose `on()` streams the worker's events (load
  * progress, prepare progress, one `step` event per StepReport, checkpoints, status changes).
  *
@@ -214,7 +214,7 @@ let shared: TrainClient | null = null;
 /** The page's one training worker, started on first use. */
 export function trainClient(): TrainClient {
   if (!shared) {
-    shared = new TrainClient(new Worker(new URL('./worker.ts', import.meta.url), { type: 'module', name: 'aspo-trainer' }));
+    shared = new TrainClient(new Worker(new URL('./worker/index.ts', import.meta.url), { type: 'module', name: 'aspo-trainer' }));
     // A test that installed the event hook also gets the client (to force a non-finite step).
     const g = globalThis as { __aspoTrainEvents?: unknown; __aspoTrainClient?: TrainClient };
     if (g.__aspoTrainEvents) g.__aspoTrainClient = shared;
