@@ -11,7 +11,7 @@ import { RawImage } from '@huggingface/transformers';
 import type { ResponseLogprobs } from '../src/models/engine';
 import { loadTfjsEngine } from '../src/models/tfjs/engine';
 import { FIXTURE_MODELS, fixtureSource } from '../scripts/lib/nodeModelSource';
-import type { ImagePixels } from '../src/harness/main';
+import type { ImagePixels } from '../src/harness/protocol';
 
 const TOLERANCE = 1e-4;
 const PROMPT = 'What is in the picture?';

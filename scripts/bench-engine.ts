@@ -1,7 +1,8 @@
 /**
  * Benchmark of the TF.js engine in Chromium, on WebGPU and on the CPU backend in the same page (harness.html):
- * log-prob throughput (a batch of two responses, with and without an image), one LoRA training step (forward with
- * adapters, DPO loss on the response log-probs, backward, Adam on the LoRA variables), the WebGPU/CPU ratio of each,
+ * log-prob throughput (a batch of two responses, with and without an image), one LoRA training step of the trainer
+ * (`optimizerStep` with objective DPO: forward with adapters, loss, backward, gradient norm and clipping, Adam on the
+ * LoRA variables, the metrics), the WebGPU/CPU ratio of each,
  * and tf.memory() around a training step — for the bundled tiny SmolVLM and for a random model with
  * SmolVLM-256M's exact dimensions built in the page.
  *
@@ -19,8 +20,8 @@ import type {
   FeatureMode,
   LogprobsTiming,
   TrainStepTiming,
-} from '../src/harness/main';
-import { Clock, isSkipped, machine, Session, Timeout, withPreview, type Outcome } from './lib/bench';
+} from '../src/harness/protocol';
+import { Clock, isSkipped, resultHeader, Session, Timeout, withPreview, type Outcome } from './lib/bench';
 
 const clock = new Clock('bench');
 const log = (message: string) => clock.log(message);
@@ -208,17 +209,14 @@ async function main() {
         };
       }
       const result = {
-        benchmark: 'TF.js engine in Chromium: log-prob throughput and one LoRA (DPO) training step, WebGPU vs CPU backend',
-        date: new Date().toISOString(),
-        machine: machine(),
-        browser: `Chromium ${browserVersion} (WebGPU through SwiftShader unless the machine has a GPU)`,
+        ...resultHeader('TF.js engine in Chromium: log-prob throughput and one LoRA (DPO) training step of the trainer, WebGPU vs CPU backend', browserVersion),
         definitions: {
           tokensPerS: 'response tokens scored (both responses) / median wall time of TfjsEngine.responseLogprobs + await data()',
           firstForward: 'one forward with 2-token responses right after loading, with no warm-up before it: on WebGPU it includes the weight upload and shader compilation',
           logprobsImage: 'image features precomputed and cached, as the engine does; the vision tower is timed separately (visionTower: one untimed-warm-up-free run, so on WebGPU it includes shader compilation and the weight upload)',
           trainStep:
-            'optimizer.minimize over the LoRA variables only: forward with adapters, DPO loss −log σ(β·margin) (β = 0.1, response 0 chosen, response 1 rejected, reference = adapters off, computed untimed), backward, tf.train.adam update; timed until the loss and the last variable are read back',
-          memory: 'tf.memory() numBytes / numTensors before the first step, after it (Adam slots created) and after the last',
+            "one step of the project's trainer (optimizerStep, src/train/optimizerStep.ts; objective DPO, the other settings the trainer's defaults) over the LoRA variables only: forward with adapters, DPO loss −log σ(β·margin) (β = 0.1, response 0 chosen, response 1 rejected, reference = adapters off, computed once before the steps, untimed), backward, the global gradient norm and the finite checks, clipping at gradClipNorm (1), the trainer's Adam update (torch's, src/train/adam.ts), the read-back of loss, norm and policy log-probs and the float64 metrics; timed until the last variable is read back. Until issue 10 the harness ran its own step (optimizer.minimize with tf.train.adam, reading back the loss only, no norm, clipping or metrics), so earlier trainStep numbers are of that lighter step",
+          memory: "tf.memory() numBytes / numTensors before the first step (before the trainer's Adam makes its moments), after it and after the last",
           webgpuSpeedupOverCpu: 'CPU median time / WebGPU median time for the same shapes',
         },
         models,

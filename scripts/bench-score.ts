@@ -23,8 +23,9 @@ import type { OnnxDevice } from '../src/models/onnx/engine';
 import { tokenizeResponse, type ChatFormat } from '../src/models/teacherForcing';
 import { longResponse, prefixDecodedEnd } from '../src/models/teacherForcing.testutil';
 import { loadTokenizer } from '../src/models/transformersEnv';
-import type { ImagePixels } from '../src/harness/main';
-import { Clock, isSkipped, machine, median, ROOT, round, Session, skipped, Timeout, withPreview, type Outcome } from './lib/bench';
+import { timedSimilarity } from '../src/harness/benchScore';
+import type { ImagePixels } from '../src/harness/protocol';
+import { Clock, isSkipped, median, resultHeader, ROOT, round, Session, skipped, Timeout, withPreview, type Outcome } from './lib/bench';
 import { nodeFolderSource } from './lib/nodeModelSource';
 
 const clock = new Clock('bench:score');
@@ -128,13 +129,7 @@ async function clipInNode(): Promise<Outcome<Record<string, unknown>>> {
   try {
     const target: ClipTarget = {
       label: 'node',
-      async score(sentences, oneAtATime) {
-        const before = scorer.calls.text;
-        const s0 = performance.now();
-        if (oneAtATime) for (const s of sentences) await scorer.similarity(image, [s]);
-        else await scorer.similarity(image, sentences);
-        return { ms: performance.now() - s0, textRuns: scorer.calls.text - before };
-      },
+      score: (sentences, oneAtATime) => timedSimilarity(scorer, image, sentences, oneAtATime),
     };
     const sizes: ClipSizeResult[] = [];
     for (const n of SENTENCES_PER_RESPONSE) sizes.push(await measureClip(target, n));
@@ -296,10 +291,7 @@ async function main() {
   const engineRatio = (x: (typeof logprobs)[string]) => (isSkipped(x) ? null : { [`onnx ${x!.onnx.device} / tfjs ${x!.tfjs.backend}`]: x!.onnxOverTfjs });
   const webgpuClip = clip.chromiumWebgpu;
   const result = {
-    benchmark: 'Scoring: CLIP sentences per second (batched vs one at a time) and ONNX vs TF.js engine per-token log-prob throughput',
-    date: new Date().toISOString(),
-    machine: machine(),
-    browser: `Chromium ${browserVersion} (WebGPU through SwiftShader unless the machine has a GPU)`,
+    ...resultHeader('Scoring: CLIP sentences per second (batched vs one at a time) and ONNX vs TF.js engine per-token log-prob throughput', browserVersion),
     summary: {
       clipDeviceInChromium: isSkipped(webgpuClip)
         ? null

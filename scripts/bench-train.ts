@@ -20,8 +20,8 @@
  * what does not fit is reported as skipped with the reason. Never a timed test.
  */
 import type { Page } from 'playwright-core';
-import type { BenchModel, TrainerBenchResult, TrainerBenchSetupResult, TrainerBenchVariant } from '../src/harness/main';
-import { Clock, isSkipped, machine, median, round, Session, skipped, Timeout, withPreview, type Outcome } from './lib/bench';
+import type { BenchModel, TrainerBenchResult, TrainerBenchSetupResult, TrainerBenchVariant } from '../src/harness/protocol';
+import { Clock, isSkipped, median, resultHeader, round, Session, skipped, Timeout, withPreview, type Outcome } from './lib/bench';
 
 const clock = new Clock('bench:train');
 const log = (message: string) => clock.log(message);
@@ -399,7 +399,6 @@ async function main() {
     try {
       await session.open();
       const runner = new Runner(session);
-      const browser = `Chromium ${session.browser.version()} (WebGPU through SwiftShader unless the machine has a GPU)`;
       // Cheapest first. If the app cannot be measured, the harness measures the worst case (the Trainer on the main thread).
       const tinyCpu = await selected('tinyCpu', () => tinyBackend(runner, 'cpu'));
       const tinyWebgpu = await selected('tinyWebgpu', () => tinyBackend(runner, 'webgpu'));
@@ -420,10 +419,7 @@ async function main() {
       });
       const appOk = !isSkipped(app);
       out = {
-        benchmark: 'Training in Chromium with the real Trainer on the sandbox pairs: ASPO vs DPO, cached vs recomputed reference, WebGPU vs CPU, main-thread long tasks',
-        date: new Date().toISOString(),
-        machine: machine(),
-        browser,
+        ...resultHeader('Training in Chromium with the real Trainer on the sandbox pairs: ASPO vs DPO, cached vs recomputed reference, WebGPU vs CPU, main-thread long tasks', session.browser.version()),
         summary: {
           aspoOverDpoStepTime: { target: '≤ 1.05', ...ratiosOf('aspoOverDpo') },
           cachedOverRecomputedReferenceStepTime: ratiosOf('cachedOverRecompute'),

@@ -1,6 +1,6 @@
 /**
  * What the benchmarks (scripts/bench-*.ts) share: a progress log on stderr with the seconds since start, a free
- * port, `vite preview` serving dist/, a Chromium page on the harness (harness.html) with a per-call time cap,
+ * port, `vite preview` serving the built app (dist/, or BENCH_DIST), a Chromium page on the harness (harness.html) with a per-call time cap,
  * skipped outcomes, medians and ratios. Each benchmark prints one JSON object on stdout; never a timed test.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -38,11 +38,7 @@ export class Clock {
   }
 }
 
-export function median(xs: number[]): number {
-  const s = [...xs].sort((a, c) => a - c);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-}
+export { median } from '../../src/harness/protocol';
 
 export function round(x: number, digits = 3): number {
   return Number(x.toFixed(digits));
@@ -50,6 +46,16 @@ export function round(x: number, digits = 3): number {
 
 export function machine() {
   return { cpus: cpus().length, cpuModel: cpus()[0]?.model, memoryGiB: Number((totalmem() / 2 ** 30).toFixed(1)) };
+}
+
+/** What every benchmark's JSON opens with: its name, the date, the machine and the browser. */
+export function resultHeader(benchmark: string, browserVersion: string) {
+  return {
+    benchmark,
+    date: new Date().toISOString(),
+    machine: machine(),
+    browser: `Chromium ${browserVersion} (WebGPU through SwiftShader unless the machine has a GPU)`,
+  };
 }
 
 export async function freePort(): Promise<number> {
@@ -64,9 +70,12 @@ export async function freePort(): Promise<number> {
   });
 }
 
-/** `vite preview` of dist/ (built beforehand) on `port`, once it answers for harness.html. */
+/** The built app the benchmarks serve: dist/ (what `npm run bench:*` builds), or `BENCH_DIST` (a `vite build --outDir`). */
+const DIST = process.env.BENCH_DIST ?? 'dist';
+
+/** `vite preview` of the built app on `port`, once it answers for harness.html. */
 export async function startPreview(port: number): Promise<ChildProcess> {
-  const child = spawn(process.execPath, [resolve(ROOT, 'node_modules/vite/bin/vite.js'), 'preview', '--port', String(port), '--strictPort'], {
+  const child = spawn(process.execPath, [resolve(ROOT, 'node_modules/vite/bin/vite.js'), 'preview', '--outDir', DIST, '--port', String(port), '--strictPort'], {
     cwd: ROOT,
     stdio: ['ignore', 'ignore', 'inherit'],
   });
@@ -133,10 +142,10 @@ export class Session {
   }
 }
 
-/** Serves dist/ with `vite preview` on a free port for the duration of `body`, then stops it. */
+/** Serves the built app with `vite preview` on a free port for the duration of `body`, then stops it. */
 export async function withPreview<T>(log: (message: string) => void, body: (origin: string) => Promise<T>): Promise<T> {
   const port = await freePort();
-  log(`serving dist/ on port ${port}`);
+  log(`serving ${DIST} on port ${port}`);
   const preview = await startPreview(port);
   const kill = () => preview.kill();
   process.once('exit', kill);

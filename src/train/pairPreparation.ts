@@ -8,7 +8,7 @@ import type { PairScores } from '../aspo/objective';
 import { assignTokensToSentences, splitSentences } from '../aspo/sentences';
 import type { PreferencePair } from '../data/pairs';
 import { sandboxImage } from '../data/sandbox';
-import type { EncodedPrompt, TfjsEngine } from '../models/tfjs/engine';
+import type { EncodedPrompt, EncodedResponse, TfjsEngine } from '../models/tfjs/engine';
 import type { TrainSettings } from './settings';
 
 /** Loads the image a pair names (a path, a sandbox key, an IndexedDB key…). */
@@ -106,12 +106,16 @@ function needsSimilarity(settings: TrainSettings): boolean {
   return settings.objective === 'aspo' && settings.alpha > 0;
 }
 
-/**
- * A pair ready for training, or why it is left out (an image that does not load, a prompt that alone fills the
- * window, reference log-probs that are not finite). A missing or malformed similarity throws: it is the caller's
- * data or callback that is wrong, not one pair.
- */
-export async function preparePair(ctx: PairPreparation, pair: PreferencePair, label: string): Promise<PreparedPair | { leftOut: string }> {
+/** A pair's prompt encoded and its responses cut to what the model reads, with the truncations said. */
+export interface EncodedPair {
+  encoded: EncodedPrompt;
+  chosen: EncodedResponse;
+  rejected: EncodedResponse;
+  notices: string[];
+}
+
+/** The first part of `preparePair`: the image loaded, the prompt encoded, the responses cut; or why the pair is left out. */
+export async function encodePair(ctx: Omit<PairPreparation, 'similarity'>, pair: PreferencePair, label: string): Promise<EncodedPair | { leftOut: string }> {
   const { engine } = ctx;
   const maxSeqLen = ctx.settings.maxSeqLen;
   let image: RawImage | undefined;
@@ -136,6 +140,18 @@ export async function preparePair(ctx: PairPreparation, pair: PreferencePair, la
   for (const [which, r] of [['chosen', chosen], ['rejected', rejected]] as const) {
     if (r.cut) notices.push(`${label}: ${which} response truncated from ${r.tokens.fullLength} to ${r.tokens.ids.length} tokens (${r.cut})`);
   }
+  return { encoded, chosen, rejected, notices };
+}
+
+/**
+ * A pair ready for training, or why it is left out (an image that does not load, a prompt that alone fills the
+ * window, reference log-probs that are not finite). A missing or malformed similarity throws: it is the caller's
+ * data or callback that is wrong, not one pair.
+ */
+export async function preparePair(ctx: PairPreparation, pair: PreferencePair, label: string): Promise<PreparedPair | { leftOut: string }> {
+  const cut = await encodePair(ctx, pair, label);
+  if ('leftOut' in cut) return cut;
+  const { encoded, chosen, rejected, notices } = cut;
   const sentences = splitSentences(pair.chosen);
   const tokenSentence = assignTokensToSentences(sentences, chosen.tokens.offsets, chosen.tokens.eosIndex);
   const keptSentences = Math.max(...tokenSentence) + 1;
@@ -158,7 +174,7 @@ export async function preparePair(ctx: PairPreparation, pair: PreferencePair, la
     similarity = given.slice();
   }
   const responses = { chosen: { ids: chosen.tokens.ids }, rejected: { ids: rejected.tokens.ids } };
-  const ref = await pairLogps(engine, encoded, responses, false);
+  const ref = await pairLogps(ctx.engine, encoded, responses, false);
   const prepared: PreparedPair = {
     label,
     encoded,
