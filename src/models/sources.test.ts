@@ -1,7 +1,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { makeTinySmolVLM } from '../../scripts/make-tiny-models';
+import { makeTinySmolVLM } from '../../scripts/tiny-models/smolvlm';
 import { parseSafetensors } from './safetensors';
 import {
   ModelFileError,
