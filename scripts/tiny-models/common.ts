@@ -53,6 +53,49 @@ export const TINY_SCALE_FACTOR = 2;
 
 export const INIT_STD = 0.02;
 
+/** The ids a Llama config names: the start, end and padding tokens. */
+export interface LlamaTokenIds {
+  bos: number;
+  eos: number;
+  pad: number;
+}
+
+/**
+ * The Llama text config of a tiny model (SmolLM2's whole config.json, SmolVLM's `text_config`): the fields both
+ * share, then `extra`, with the keys in alphabetical order as transformers writes them.
+ */
+export function tinyLlamaConfig(vocab: number, ids: LlamaTokenIds, extra: Record<string, unknown>): Record<string, unknown> {
+  const t = TINY_TEXT_DIMS;
+  const config: Record<string, unknown> = {
+    attention_bias: false,
+    attention_dropout: 0.0,
+    bos_token_id: ids.bos,
+    eos_token_id: ids.eos,
+    head_dim: t.head_dim,
+    hidden_act: 'silu',
+    hidden_size: t.hidden_size,
+    initializer_range: INIT_STD,
+    intermediate_size: t.intermediate_size,
+    is_llama_config: true,
+    max_position_embeddings: 512,
+    mlp_bias: false,
+    model_type: 'llama',
+    num_attention_heads: t.num_attention_heads,
+    num_hidden_layers: t.num_hidden_layers,
+    num_key_value_heads: t.num_key_value_heads,
+    pad_token_id: ids.pad,
+    pretraining_tp: 1,
+    rms_norm_eps: 1e-5,
+    rope_interleaved: false,
+    rope_scaling: null,
+    rope_theta: 100000,
+    use_cache: true,
+    vocab_size: vocab,
+    ...extra,
+  };
+  return Object.fromEntries(Object.entries(config).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+}
+
 /**
  * Random tensors of these shapes, drawn in the shapes' order from a mulberry32 started at `seed`: RMSNorm and
  * LayerNorm weights 1, LayerNorm biases 0, everything else N(0, INIT_STD²).

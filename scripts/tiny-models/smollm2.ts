@@ -1,7 +1,7 @@
 /** The tiny SmolLM2: a LlamaForCausalLM in the SmolLM2-Instruct layout (tied embeddings, F32 weights). */
 import { llamaFamily } from '../../src/models/families/llama';
 import { serializeSafetensors } from '../../src/models/safetensors';
-import { INIT_STD, json, randomTensors, readme, TINY_TEXT_DIMS, type TinyModel } from './common';
+import { json, randomTensors, readme, tinyLlamaConfig, type TinyModel } from './common';
 import { addedTokensDecoder, buildTokenizer } from './tokenizer';
 
 /** SmolLM2-Instruct's ChatML template, without the default system prompt the real one injects. */
@@ -14,41 +14,16 @@ export const TINY_SMOLLM2_SEED = 2;
 /** A tiny SmolLM2-Instruct look-alike (LlamaForCausalLM, tied embeddings). */
 export function makeTinySmolLM2(seed = TINY_SMOLLM2_SEED): TinyModel {
   const tok = buildTokenizer(false);
-  const t = TINY_TEXT_DIMS;
   const vocab = tok.size;
   const ids = tok.specialIds;
   const bos = ids['<|im_start|>'];
   const eos = ids['<|im_end|>'];
-  const config = {
+  const config = tinyLlamaConfig(vocab, { bos, eos, pad: eos }, {
     architectures: ['LlamaForCausalLM'],
-    attention_bias: false,
-    attention_dropout: 0.0,
-    bos_token_id: bos,
-    eos_token_id: eos,
-    head_dim: t.head_dim,
-    hidden_act: 'silu',
-    hidden_size: t.hidden_size,
-    initializer_range: INIT_STD,
-    intermediate_size: t.intermediate_size,
-    is_llama_config: true,
-    max_position_embeddings: 512,
-    mlp_bias: false,
-    model_type: 'llama',
-    num_attention_heads: t.num_attention_heads,
-    num_hidden_layers: t.num_hidden_layers,
-    num_key_value_heads: t.num_key_value_heads,
-    pad_token_id: eos,
-    pretraining_tp: 1,
-    rms_norm_eps: 1e-5,
-    rope_interleaved: false,
-    rope_scaling: null,
-    rope_theta: 100000,
     tie_word_embeddings: true,
     torch_dtype: 'float32',
     transformers_version: '4.46.0',
-    use_cache: true,
-    vocab_size: vocab,
-  };
+  });
   const generation = { _from_model_config: true, bos_token_id: bos, eos_token_id: eos, pad_token_id: eos, transformers_version: '4.46.0' };
   const additional = ['<|im_start|>', '<|im_end|>'];
   const tokenizerConfig = {

@@ -2,7 +2,7 @@
 import { idefics3Family } from '../../src/models/families/idefics3';
 import { serializeSafetensors } from '../../src/models/safetensors';
 import { buildIdefics3Onnx, type Idefics3Config } from '../onnx/idefics3';
-import { INIT_STD, json, randomTensors, readme, TINY_SCALE_FACTOR, TINY_TEXT_DIMS, TINY_VISION_DIMS, weightsAsStored, type TinyModel } from './common';
+import { INIT_STD, json, randomTensors, readme, tinyLlamaConfig, TINY_SCALE_FACTOR, TINY_VISION_DIMS, weightsAsStored, type TinyModel } from './common';
 import { addedTokensDecoder, buildTokenizer } from './tokenizer';
 
 /** SmolVLM-256M-Instruct's chat template (as published with the model). */
@@ -18,7 +18,6 @@ export const TINY_SMOLVLM_SEED = 1;
 export function makeTinySmolVLM(seed = TINY_SMOLVLM_SEED): TinyModel {
   const tok = buildTokenizer(true);
   const v = TINY_VISION_DIMS;
-  const t = TINY_TEXT_DIMS;
   const sf = TINY_SCALE_FACTOR;
   const vocab = tok.size;
   const imageSeqLen = (v.image_size / v.patch_size) ** 2 / sf ** 2;
@@ -32,39 +31,15 @@ export function makeTinySmolVLM(seed = TINY_SMOLVLM_SEED): TinyModel {
     image_token_id: ids['<image>'],
     model_type: 'idefics3',
     scale_factor: sf,
-    text_config: {
+    text_config: tinyLlamaConfig(vocab, { bos, eos: pad, pad }, {
       architectures: ['VLlama3ForCausalLM'],
-      attention_bias: false,
-      attention_dropout: 0.0,
-      bos_token_id: bos,
-      eos_token_id: pad,
-      head_dim: t.head_dim,
-      hidden_act: 'silu',
-      hidden_size: t.hidden_size,
-      initializer_range: INIT_STD,
-      intermediate_size: t.intermediate_size,
-      is_llama_config: true,
-      max_position_embeddings: 512,
-      mlp_bias: false,
-      model_type: 'llama',
       neftune_noise_alpha: 0.0,
-      num_attention_heads: t.num_attention_heads,
-      num_hidden_layers: t.num_hidden_layers,
-      num_key_value_heads: t.num_key_value_heads,
-      pad_token_id: pad,
       pixel_shuffle_factor: sf,
-      pretraining_tp: 1,
       qk_layer_norms: false,
-      rms_norm_eps: 1e-5,
-      rope_interleaved: false,
-      rope_scaling: null,
-      rope_theta: 100000,
       tie_word_embeddings: false,
       torch_dtype: 'bfloat16',
-      use_cache: true,
       use_resampler: false,
-      vocab_size: vocab,
-    },
+    }),
     tie_word_embeddings: false,
     torch_dtype: 'bfloat16',
     transformers_version: '4.46.0',
