@@ -421,6 +421,8 @@ ${settingsUsage()}
         while (!trainer.done && !stopped()) {
           const report = await trainer.step();
           appendMetrics(out, report);
+          // Said as it happens: a diverging run is worth stopping before its last step.
+          if (report.skipped) warn(`step ${report.step} of ${trainer.totalSteps} skipped: ${report.skipped}`);
           control.onStep?.(report);
           await yieldToEvents();
           if (!trainer.done && !stopped() && trainer.stepsDone % saveEvery === 0) await save('running');

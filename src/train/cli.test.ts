@@ -236,6 +236,8 @@ describe('npm run aspo -- train', () => {
       }
       expect(Number.isNaN(summary.eval!.after!.loss)).toBe(true);
       expect(warnings.join('\n')).toMatch(/evaluation metrics are NaN: the policy log-prob/);
+      // Each skipped step is said while the run goes on, with the reason metrics.jsonl records for it.
+      expect(warnings.filter((w) => /^step \d+ of 3 skipped: /.test(w))).toEqual(metrics.slice(1).map((m) => `step ${m.step} of 3 skipped: ${m.skipped}`));
       expect(readJson(join(out, 'run.json')).status).toBe('complete');
     }
   });

@@ -256,6 +256,8 @@ const nonFiniteCases: CliCase[] = [
     setup: withPairs,
     args: trainWith(['--steps', '3', '--rank', '2', '--lr', '1e30']),
     exit: 0,
+    // Said on stderr as each step is skipped, not only in metrics.jsonl and the summary afterwards.
+    stderr: [/aspo train: step 2 of 3 skipped: the policy log-prob .*pairs\.jsonl:1 is NaN .*update not applied\n/, /aspo train: step 3 of 3 skipped: /],
     creates: ['run'],
     check: (r, d) => {
       expect(JSON.parse(r.stdout)).toMatchObject({ steps: 3, skippedSteps: 2 });
