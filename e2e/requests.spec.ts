@@ -164,6 +164,9 @@ async function score(page: Page, log: RequestLog, origin: string, mirror?: Hub) 
   await expect(page.getByTestId('score-message')).toContainText('Scored with');
 }
 
+// Model loads and WebGPU shader compiles on SwiftShader take minutes on a loaded 2-core machine.
+test.describe.configure({ timeout: 300_000 });
+
 test('Inspect on the TF.js engine, then the ONNX engine, with and without an image, each after a reload: only the app is asked', async ({ page }) => {
   const log = new RequestLog(page.context(), 'inspect');
   await page.goto('/');
@@ -229,7 +232,7 @@ async function trainOneStep(page: Page, data: 'sandbox' | 'inspector') {
         if (status === 'error') throw new Error(`the run failed: ${await page.getByTestId('run-notices').textContent()}`);
         return status;
       },
-      { timeout: 90_000 },
+      { timeout: 240_000 },
     )
     .toBe('done');
 }
