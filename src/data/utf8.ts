@@ -1,6 +1,6 @@
 /**
- * Strict UTF-8 for the text files users give us (preference pairs, adapter configs): a file saved in another
- * encoding (Latin-1, Windows-1252) is refused with its line, instead of reaching the model as U+FFFD.
+ * Strict UTF-8 for the text files users give us (preference pairs, adapter configs, a model's JSON files): a file
+ * saved in another encoding (Latin-1, Windows-1252) is refused with its line, instead of reaching the model as U+FFFD.
  */
 
 /** A file that is not UTF-8: `line` (1-based) and `offset` (bytes from the start) locate its first invalid byte. */
@@ -8,11 +8,14 @@ export class Utf8Error extends Error {
   readonly file: string;
   readonly line: number;
   readonly offset: number;
+  /** The message after the file's name (where, and the fix), for messages that name the file their own way. */
+  readonly detail: string;
   constructor(file: string, line: number, offset: number, byte: number) {
-    super(
-      `${file}: line ${line} is not valid UTF-8 (byte 0x${byte.toString(16).padStart(2, '0')} at offset ${offset}); ` +
-        'save the file as UTF-8 (e.g. `iconv -f latin1 -t utf-8`) and load it again',
-    );
+    const detail =
+      `line ${line} is not valid UTF-8 (byte 0x${byte.toString(16).padStart(2, '0')} at offset ${offset}); ` +
+      'save the file as UTF-8 (e.g. `iconv -f latin1 -t utf-8`) and load it again';
+    super(`${file}: ${detail}`);
+    this.detail = detail;
     this.name = 'Utf8Error';
     this.file = file;
     this.line = line;

@@ -1,5 +1,5 @@
 import { AutoProcessor, AutoTokenizer, env, type PreTrainedTokenizer, type Processor } from '@huggingface/transformers';
-import { ModelFileError, type ModelSource, type ProgressCallback } from './sources';
+import { ModelFileError, parseModelJson, type ModelSource, type ProgressCallback } from './sources';
 
 /**
  * transformers.js reads model files itself. Rather than let it reach the network or its own caches, every
@@ -18,6 +18,8 @@ interface Registered {
   preloaded: Map<string, Uint8Array>;
   /** Files the source does not have (transformers.js asks for optional ones too). */
   missing: Set<string>;
+  /** JSON files that do not parse, with their error: given again when transformers.js asks again (cache, then fetch). */
+  invalid: Map<string, ModelFileError>;
 }
 
 const sources = new Map<string, Registered>();
@@ -30,13 +32,29 @@ async function readRegistered(url: string, onMissing: 'null' | 'undefined'): Pro
   const entry = key ? sources.get(key) : undefined;
   if (!entry) return onMissing === 'null' ? null : undefined;
   const name = decodeURIComponent(rest.slice(key.length + 1).split(/[?#]/)[0]);
+  const invalid = entry.invalid.get(name);
+  if (invalid) throw invalid;
   let bytes: Uint8Array | null | undefined = entry.preloaded.get(name);
   if (bytes === undefined) {
     bytes = await entry.source.tryGetFile(name, entry.onProgress);
-    if (bytes !== null) entry.preloaded.set(name, bytes);
-    else entry.missing.add(name);
+    if (bytes === null) entry.missing.add(name);
+    else {
+      // transformers.js would decode a JSON file leniently (Latin-1 as U+FFFD) and, when it does not parse, name
+      // neither the file nor the line ("Unexpected end of JSON input"); so each is checked here first.
+      if (name.endsWith('.json')) checkJson(entry, name, bytes);
+      entry.preloaded.set(name, bytes);
+    }
   }
   return bytes ?? (onMissing === 'null' ? null : undefined);
+}
+
+function checkJson(entry: Registered, name: string, bytes: Uint8Array): void {
+  try {
+    parseModelJson(bytes, name, entry.source);
+  } catch (e) {
+    if (e instanceof ModelFileError) entry.invalid.set(name, e);
+    throw e;
+  }
 }
 
 function responseOf(bytes: Uint8Array, head = false): Response {
@@ -86,7 +104,7 @@ function registerSource(source: ModelSource, options: RegisterOptions = {}): str
   const key = `source-${nextKey++}`;
   const preloaded = new Map<string, Uint8Array>();
   for (const [name, bytes] of Object.entries(options.preloaded ?? {})) if (bytes) preloaded.set(name, bytes);
-  sources.set(key, { source, onProgress: options.onProgress, preloaded, missing: new Set() });
+  sources.set(key, { source, onProgress: options.onProgress, preloaded, missing: new Set(), invalid: new Map() });
   return key;
 }
 

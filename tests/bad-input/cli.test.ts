@@ -91,6 +91,28 @@ const modelFolderCases: CliCase[] = [
     stderr: [/folder m: file config\.json is not valid JSON/],
   },
   {
+    // transformers.js reads the tokenizer: it said only "Unexpected end of JSON input".
+    name: 'a tokenizer.json cut off',
+    setup: (d) => void copyModel(d, 'tiny-smolvlm', 'm', (m) => writeFileSync(join(m, 'tokenizer.json'), '{\n  "version": "1.0",\n  "truncation": null,\n  "padding": nu')),
+    args: (d) => ['logprobs', '--model', join(d, 'm'), '--prompt', 'x', '--response', 'y', '--engine', 'onnx'],
+    exit: 1,
+    stderr: [/^aspo: folder m: file tokenizer\.json is not valid JSON \(line 4, column 16: the file ends before its JSON does, as a cut-off download would\); replace tokenizer\.json with the original from the model's repository$/m],
+  },
+  {
+    name: "a CLIP's tokenizer_config.json in Latin-1 (it was read as U+FFFD)",
+    setup: async (d) => {
+      copyModel(d, 'tiny-clip', 'clip', (m) => {
+        const file = join(m, 'tokenizer_config.json');
+        const latin1 = readFileSync(file, 'utf8').replace('{\n', '{\n  "_comment": "Caf\u00e9",\n');
+        writeFileSync(file, Uint8Array.from(latin1, (c) => c.charCodeAt(0)));
+      });
+      await writePng(join(d, 'a.png'));
+    },
+    args: (d) => ['similarity', '--clip', join(d, 'clip'), '--image', join(d, 'a.png'), '--text', 'Hi.'],
+    exit: 1,
+    stderr: [/folder clip: file tokenizer_config\.json is not valid JSON: line 2 is not valid UTF-8 \(byte 0xe9 at offset 20\); save the file as UTF-8/],
+  },
+  {
     name: 'an unsupported model_type',
     setup: (d) => void copyModel(d, 'tiny-smollm2', 'm', (m) => writeFileSync(join(m, 'config.json'), '{"model_type": "qwen2"}')),
     args: (d) => ['logprobs', '--model', join(d, 'm'), '--prompt', 'x', '--response', 'y'],

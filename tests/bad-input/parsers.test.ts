@@ -6,7 +6,7 @@
  *
  * Add rows to the array of your topic; each array is one item of the issue.
  */
-import { mkdtempSync, rmSync, unlinkSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -19,8 +19,11 @@ import { loadClipScorer } from '../../src/models/clip';
 import { parseModelConfig } from '../../src/models/config';
 import { loadOnnxEngine } from '../../src/models/onnx/engine';
 import { parseSafetensors } from '../../src/models/safetensors';
+import { hubSource, type ModelSource } from '../../src/models/sources';
+import { loadTfjsEngine } from '../../src/models/tfjs/engine';
+import { loadProcessor, loadTokenizer } from '../../src/models/transformersEnv';
 import { SCRIPT_CASES } from '../fixtures/sentenceScripts';
-import { copyModel, cut, rawSafetensors } from './fixtures';
+import { copyModel, cut, rawSafetensors, type FixtureModel } from './fixtures';
 
 interface ParserCase {
   name: string;
@@ -151,7 +154,99 @@ const splitScriptCases: ParserCase[] = SCRIPT_CASES.map((c) => ({
   },
 }));
 
-const tokenizerFileCases: ParserCase[] = []; // item 8
+/**
+ * Keeps a model's JSON file up to just after the first ',' past its middle (an ASCII byte, so no character is cut),
+ * as an interrupted download does; returns where the cut text ends: its line and column (1-based, in characters).
+ */
+function cutJson(file: string): { line: number; column: number } {
+  const bytes = readFileSync(file);
+  const keep = bytes.indexOf(0x2c, bytes.length >> 1) + 1;
+  writeFileSync(file, bytes.subarray(0, keep));
+  const text = new TextDecoder('utf-8', { fatal: true }).decode(bytes.subarray(0, keep));
+  return { line: text.split('\n').length, column: text.length - text.lastIndexOf('\n') };
+}
+
+/** A copy of a fixture model with `file` cut in half; the row expects the folder, the file, where it ends and the fix. */
+const cutModelFile = (fixture: FixtureModel, file: string, load: (source: ModelSource) => Promise<unknown>): ParserCase => {
+  const name = `cut-${fixture}-${file.replace(/\W/g, '-')}`;
+  return {
+    name: `${fixture}: ${file} cut off in the middle`,
+    run: async () => {
+      let end = { line: 0, column: 0 };
+      const source = nodeFolderSource(copyModel(dir, fixture, name, (m) => void (end = cutJson(join(m, file)))));
+      const message = await messageOf(() => load(source));
+      const at = `line ${end.line}, column ${end.column}`;
+      expectNamed(message, [
+        new RegExp(`^folder ${name}: file ${file.replace('.', '\\.')} is not valid JSON \\(${at}: the file ends before its JSON does`),
+        new RegExp(`replace ${file.replace('.', '\\.')} with the original from the model's repository$`),
+      ]);
+    },
+  };
+};
+
+/** `text` as Latin-1 bytes: é is the single byte 0xe9, which UTF-8 does not allow there. */
+const latin1 = (text: string) => Uint8Array.from(text, (c) => c.charCodeAt(0));
+/** Line 2 of a model's JSON file gains a field whose value has an é, saved in Latin-1. */
+const inLatin1 = (file: string) => (m: string) => {
+  const path = join(m, file);
+  const [first, ...rest] = readFileSync(path, 'utf8').split('\n');
+  writeFileSync(path, latin1([first, '  "_comment": "Caf\u00e9",', ...rest].join('\n')));
+};
+const LOAD = {
+  tokenizer: (source: ModelSource) => loadTokenizer(source),
+  processor: (source: ModelSource) => loadProcessor(source),
+  tfjs: (source: ModelSource) => loadTfjsEngine(source),
+  onnx: (source: ModelSource) => loadOnnxEngine(source, { device: 'cpu' }),
+  clip: (source: ModelSource) => loadClipScorer(source, { device: 'cpu' }),
+};
+
+/**
+ * A model's JSON files, read by transformers.js (tokenizer, processor, ONNX model) or by us (config.json): a file cut
+ * off, in Latin-1, or edited by hand is named with its folder, line and the fix (it was "Unexpected end of JSON
+ * input" for transformers.js' files, and Latin-1 was read as U+FFFD).
+ */
+const tokenizerFileCases: ParserCase[] = [
+  cutModelFile('tiny-smolvlm', 'tokenizer.json', LOAD.tokenizer),
+  cutModelFile('tiny-smolvlm', 'tokenizer_config.json', LOAD.tfjs),
+  cutModelFile('tiny-smolvlm', 'preprocessor_config.json', LOAD.processor),
+  cutModelFile('tiny-smolvlm', 'processor_config.json', LOAD.onnx),
+  cutModelFile('tiny-smolvlm', 'config.json', LOAD.tfjs),
+  cutModelFile('tiny-clip', 'tokenizer.json', LOAD.clip),
+  cutModelFile('tiny-clip', 'preprocessor_config.json', LOAD.clip),
+  rejects(
+    'a tokenizer_config.json in Latin-1',
+    () => loadTokenizer(nodeFolderSource(copyModel(dir, 'tiny-smollm2', 'latin1-tokenizer', inLatin1('tokenizer_config.json')))),
+    [/^folder latin1-tokenizer: file tokenizer_config\.json is not valid JSON: line 2 is not valid UTF-8 \(byte 0xe9 at offset \d+\); save the file as UTF-8/],
+  ),
+  rejects(
+    'a config.json in Latin-1 (it was read as U+FFFD)',
+    () => loadTfjsEngine(nodeFolderSource(copyModel(dir, 'tiny-smollm2', 'latin1-config', inLatin1('config.json')))),
+    [/^folder latin1-config: file config\.json is not valid JSON: line 2 is not valid UTF-8 \(byte 0xe9 at offset \d+\)/],
+  ),
+  rejects(
+    'a preprocessor_config.json edited by hand with a trailing comma',
+    () =>
+      loadClipScorer(
+        nodeFolderSource(
+          copyModel(dir, 'tiny-clip', 'comma', (m) => writeFileSync(join(m, 'preprocessor_config.json'), '{\n  "do_resize": true,\n  "size": 32,\n}\n')),
+        ),
+        { device: 'cpu' },
+      ),
+    [/^folder comma: file preprocessor_config\.json is not valid JSON \(line 4, column 1: expected a property name in double quotes\); replace preprocessor_config\.json/],
+  ),
+  rejects(
+    'a hub repository whose tokenizer.json is cut off',
+    () => {
+      const files: Record<string, string> = { 'tokenizer_config.json': '{}', 'tokenizer.json': '{"version": "1.0", "model": {"type": "BPE", "vocab": {"a": 0,' };
+      const fetch = async (url: string) => {
+        const file = Object.keys(files).find((f) => url.endsWith(`/${f}`));
+        return file ? new Response(files[file]) : new Response(null, { status: 404 });
+      };
+      return loadTokenizer(hubSource('someone/cut-tokenizer', { cache: null, fetch }));
+    },
+    [/^someone\/cut-tokenizer: file tokenizer\.json is not valid JSON \(line 1, column 62: the file ends before its JSON does/, /choose a repository whose tokenizer\.json is valid, or load the model from a local folder$/],
+  ),
+];
 const F32_PAIR = '{"w":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}}';
 const TWO_FLOATS = [0, 0, 0x80, 0x3f, 0, 0, 0, 0x40]; // 1.0f, 2.0f little-endian
 const LATIN1_PAIRS = Uint8Array.from(`${GOOD}\n{"prompt": "Caf\u00e9?", "chosen": "Yes.", "rejected": "No."}\n`, (c) => c.charCodeAt(0));

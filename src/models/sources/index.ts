@@ -15,5 +15,5 @@ export { folderSource } from './folder';
 export { hubIdProblem, hubSource } from './hub';
 export { loadFiles, type TotalProgress } from './loadFiles';
 export { memoSource } from './memo';
-export { ModelFileError, type FileProgress, type ModelSource, type ProgressCallback } from './modelSource';
+export { ModelFileError, parseModelJson, type FileProgress, type ModelSource, type ProgressCallback } from './modelSource';
 export { urlPrefixSource } from './url';

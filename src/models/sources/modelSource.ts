@@ -3,6 +3,9 @@
  * names checked once, text and JSON read from the bytes, `tryGetFile` as "missing is null".
  */
 
+import { jsonSyntaxError } from '../../data/jsonSyntax';
+import { decodeUtf8, Utf8Error } from '../../data/utf8';
+
 export type SourceKind = 'hub' | 'folder' | 'url';
 
 /** Progress of one file. `total` is the expected size in bytes (0 while unknown). */
@@ -65,7 +68,42 @@ export function encodePath(name: string): string {
   return name.split('/').map(encodeURIComponent).join('/');
 }
 
-const utf8 = new TextDecoder('utf-8');
+/** What to do about a model file whose content is broken, by kind of source. */
+function brokenFileFix(kind: SourceKind, file: string): string {
+  switch (kind) {
+    case 'folder':
+      return `replace ${file} with the original from the model's repository`;
+    case 'hub':
+      return `choose a repository whose ${file} is valid, or load the model from a local folder`;
+    case 'url':
+      return 'the bundled model is broken: write it again with `npm run models`';
+  }
+}
+
+/**
+ * A model file's JSON, or a {@link ModelFileError} naming the source, the file, the line and the fix: strict UTF-8
+ * (a Latin-1 file is refused, not read as U+FFFD) and where the JSON breaks, as a cut-off download does. Every JSON
+ * file of a model passes here: ours through `getJson`, transformers.js' through `transformersEnv.ts`.
+ */
+export function parseModelJson(bytes: Uint8Array, file: string, source: Pick<ModelSource, 'kind' | 'label'>): unknown {
+  const invalid = (why: string, cause: unknown) =>
+    new ModelFileError(`${source.label}: file ${file} is not valid JSON${why}`, { reason: 'invalid', file, source: source.label, cause });
+  let text: string;
+  try {
+    text = decodeUtf8(bytes, file);
+  } catch (e) {
+    throw e instanceof Utf8Error ? invalid(`: ${e.detail}`, e) : e;
+  }
+  try {
+    return JSON.parse(text);
+  } catch (e) {
+    const at = jsonSyntaxError(text);
+    const where = at
+      ? `line ${at.line}, column ${at.column}: ${at.endsEarly ? 'the file ends before its JSON does, as a cut-off download would' : `expected ${at.expected}`}`
+      : (e as Error).message;
+    throw invalid(` (${where}); ${brokenFileFix(source.kind, file)}`, e);
+  }
+}
 
 /** Read a response body to the end, reporting progress; falls back to arrayBuffer() without a stream. */
 export async function readBody(
@@ -111,22 +149,13 @@ export abstract class BaseSource implements ModelSource {
   abstract getFile(name: string, onProgress?: ProgressCallback): Promise<Uint8Array>;
 
   async getText(name: string, onProgress?: ProgressCallback): Promise<string> {
-    return utf8.decode(await this.getFile(name, onProgress));
+    const file = normalizeName(name);
+    return decodeUtf8(await this.getFile(file, onProgress), `${this.label}: file ${file}`);
   }
 
   async getJson<T = unknown>(name: string, onProgress?: ProgressCallback): Promise<T> {
     const file = normalizeName(name);
-    const text = await this.getText(file, onProgress);
-    try {
-      return JSON.parse(text) as T;
-    } catch (e) {
-      throw new ModelFileError(`${this.label}: file ${file} is not valid JSON (${(e as Error).message})`, {
-        reason: 'invalid',
-        file,
-        source: this.label,
-        cause: e,
-      });
-    }
+    return parseModelJson(await this.getFile(file, onProgress), file, this) as T;
   }
 
   async tryGetFile(name: string, onProgress?: ProgressCallback): Promise<Uint8Array | null> {
