@@ -82,7 +82,8 @@ export class TfjsEngine implements MllmEngine {
     readonly label: string,
   ) {}
 
-  private get isMultimodal(): boolean {
+  /** Whether prompts may carry an image (the model's family is multimodal). */
+  get multimodal(): boolean {
     return familyOf(this.config).multimodal;
   }
 
@@ -97,7 +98,7 @@ export class TfjsEngine implements MllmEngine {
 
   /** Encodes the templated prompt; with an image, runs the image processor and the frozen vision tower once per image. */
   async encodePrompt(prompt: string, image?: RawImage): Promise<EncodedPrompt> {
-    if (image && !this.isMultimodal) throw new Error('This model reads text only; remove the image or load a multimodal model.');
+    if (image && !this.multimodal) throw new Error('This model reads text only; remove the image or load a multimodal model.');
     const text = promptText(this.tokenizer, prompt, !!image, this.format);
     if (!image) return { promptIds: this.tokenizer.encode(text) };
     const inputs = await this.processor!(text, image);
@@ -154,10 +155,10 @@ export class TfjsEngine implements MllmEngine {
         mask[b * width + k] = 1;
       }),
     );
-    const text: LlamaModel = this.isMultimodal ? (this.model as Idefics3Model).text : (this.model as LlamaModel);
+    const text: LlamaModel = this.multimodal ? (this.model as Idefics3Model).text : (this.model as LlamaModel);
     return tf.tidy(() => {
       const features = encoded.imageFeatures ? (tf.tile(encoded.imageFeatures, [responses.length, 1, 1]) as tf.Tensor3D) : undefined;
-      const embeds = this.isMultimodal ? (this.model as Idefics3Model).embedInputs(inputIds, features) : text.embed(inputIds);
+      const embeds = this.multimodal ? (this.model as Idefics3Model).embedInputs(inputIds, features) : text.embed(inputIds);
       const hidden = text.hidden(embeds, { attentionMask, lora: adapters });
       // The hidden state at position p predicts token p + 1: response token k is predicted at promptLen − 1 + k.
       const atResponse = tf.slice(hidden, [0, promptLen - 1, 0], [responses.length, width, hidden.shape[2]]) as tf.Tensor3D;
@@ -202,7 +203,7 @@ export class TfjsEngine implements MllmEngine {
         ? (id: number) => request.onToken!({ id, text: this.tokenizer.decode([id], { skip_special_tokens: false }) })
         : undefined,
     };
-    const result = this.isMultimodal
+    const result = this.multimodal
       ? await (this.model as Idefics3Model).generate({ ...options, inputIds: encoded.promptIds, imageFeatures: encoded.imageFeatures })
       : await (this.model as LlamaModel).generate(encoded.promptIds, options);
     const ids = result.ids;

@@ -28,7 +28,7 @@ export async function compare(s: WorkerState, runId: string | null, { prompts, m
   if (run?.loop) throw new Error('pause the run before comparing (the comparison uses the model the run trains)');
   if (!s.model?.engine) throw new Error('load a model first');
   const engine = s.model.engine;
-  const multimodal = engine.config.modelType === 'idefics3';
+  const multimodal = engine.multimodal;
   const notices: string[] = [];
   if (runId && run?.runId !== runId) notices.push('the adapters shown are the ones in the model now, not those of the selected run');
   const generations: Comparison['generations'] = [];
