@@ -5,7 +5,6 @@ import { makeTinySmolVLM } from '../../scripts/tiny-models/smolvlm';
 import { parseSafetensors } from './safetensors';
 import {
   ModelFileError,
-  fetchFromSource,
   folderSource,
   hubSource,
   loadFiles,
@@ -306,18 +305,5 @@ describe('memoSource', () => {
     await expect(memo.getFile('config.json')).rejects.toThrow(/could not download config\.json .*network error \(connection reset\)/);
     expect(same(await memo.getFile('config.json'), files['config.json'])).toBe(true);
     expect(calls).toBe(2);
-  });
-});
-
-describe('fetchFromSource', () => {
-  it('answers URLs under the prefix from a source and 404s missing files', async () => {
-    const src = folderSource(Object.entries(files).map(([n, b]) => withPath(n, `m/${n}`, b)));
-    const f = fetchFromSource(src, 'https://huggingface.co/local/m/resolve/main', () => Promise.reject(new Error('no network')));
-    const res = await f('https://huggingface.co/local/m/resolve/main/config.json');
-    expect(res.status).toBe(200);
-    expect(await res.text()).toBe(new TextDecoder().decode(files['config.json']));
-    expect((await f('https://huggingface.co/local/m/resolve/main/onnx/vision%20encoder.onnx')).status).toBe(200);
-    expect((await f('https://huggingface.co/local/m/resolve/main/nope.json')).status).toBe(404);
-    await expect(f('https://example.com/x')).rejects.toThrow('no network');
   });
 });

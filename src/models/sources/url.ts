@@ -1,4 +1,4 @@
-/** A model served under a URL prefix: the models bundled with the app under `public/models/`. */
+/** A model served under a URL prefix: the models bundled with the app, served at `/models/`. */
 import type { CacheLike } from './cache';
 import { cachedFetch, FetchedSource, type CachedFetch, type FetchLike } from './cachedFetch';
 import { encodePath, normalizeName, type ModelSource } from './modelSource';
@@ -34,7 +34,7 @@ class UrlPrefixSource extends FetchedSource {
   }
 }
 
-/** A model served under a URL prefix, e.g. `urlPrefixSource('/models/tiny-smolvlm')` for `public/models/`. */
+/** A model served under a URL prefix, e.g. `urlPrefixSource('/models/tiny-smolvlm')` for a bundled model. */
 export function urlPrefixSource(prefix: string, opts: UrlPrefixSourceOptions = {}): ModelSource & { readonly prefix: string; url(name: string): string } {
   return new UrlPrefixSource(prefix, opts);
 }
