@@ -97,10 +97,15 @@ export function catalogEntry(id: string): CatalogEntry {
   return entry;
 }
 
+/** The app's own base URL, the same in the page and in its worker: the origin and Vite's `base`. */
+function appBase(): string {
+  return new URL(import.meta.env?.BASE_URL ?? '/', globalThis.location?.origin ?? 'http://localhost/').href;
+}
+
 /**
- * Where a catalog entry's files come from: bundled models from `base`, the app's own URL; hub models from
+ * Where a catalog entry's files come from: bundled models from the app's own URL; hub models from
  * `hubEndpoint`, the hub (or mirror) the user chose — never a default they did not choose.
  */
-export function sourceFor(entry: CatalogEntry, base: string, hubEndpoint: string): ModelSource {
-  return entry.origin === 'bundled' ? urlPrefixSource(new URL(entry.path, base).href) : hubSource(entry.path, { endpoint: hubEndpoint });
+export function sourceFor(entry: CatalogEntry, hubEndpoint: string): ModelSource {
+  return entry.origin === 'bundled' ? urlPrefixSource(new URL(entry.path, appBase()).href) : hubSource(entry.path, { endpoint: hubEndpoint });
 }

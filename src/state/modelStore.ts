@@ -64,7 +64,7 @@ function originSource(
   if ('files' in origin) return { source: folderSource(origin.files, { label: origin.name }), label: origin.name, dtype: 'fp32' };
   if ('hubId' in origin) return { source: hubSource(origin.hubId, { endpoint }), label: origin.hubId, dtype: 'fp32' };
   const entry = catalogEntry(origin.entryId);
-  const source = sourceFor(entry, globalThis.location?.href ?? 'http://localhost/', endpoint);
+  const source = sourceFor(entry, endpoint);
   return { source, label: entry.label, dtype: entry.dtype };
 }
 

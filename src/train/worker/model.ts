@@ -45,7 +45,7 @@ function sourceOf(spec: ModelSpec, files?: File[]): { source: ModelSource; label
   const entry = catalogEntry(spec.entryId);
   if (entry.role !== 'mllm' || !entry.engines.includes('tfjs')) throw new Error(`${entry.label} cannot be trained (it is not an MLLM with TF.js weights)`);
   if (entry.origin === 'hub' && !spec.hubEndpoint) throw new Error(`${entry.label}: no hub endpoint was recorded for it; load the model again`);
-  return { source: sourceFor(entry, new URL(import.meta.env.BASE_URL, self.location.origin).href, spec.hubEndpoint ?? ''), label: entry.label };
+  return { source: sourceFor(entry, spec.hubEndpoint ?? ''), label: entry.label };
 }
 
 export function sameSpec(a: ModelSpec, b: ModelSpec) {
