@@ -9,6 +9,7 @@ import { loadOnnxEngine } from '../src/models/onnx/engine';
 import { FIXTURE_MODELS, fixtureSource, nodeFolderSource } from '../scripts/lib/nodeModelSource';
 import { startModelMirror } from '../scripts/lib/modelMirror';
 import { squareImage } from '../tests/setup/images';
+import { loadOnnxAndClip } from './inspectModels';
 
 const OUTPUT = 'e2e-output';
 const PROMPT = 'Describe the image.';
@@ -25,19 +26,6 @@ async function writeImage(dir: string): Promise<string> {
   return path;
 }
 
-async function loadModels(page: Page) {
-  await page.getByTestId('mllm-choice').selectOption('tiny-smolvlm');
-  await page.getByTestId('mllm-engine').selectOption('onnx');
-  await page.getByTestId('mllm-load').click();
-  await page.getByTestId('clip-choice').selectOption('tiny-clip');
-  await page.getByTestId('clip-load').click();
-  await expect(page.getByTestId('mllm-status')).toHaveAttribute('data-status', 'ready', { timeout: 90_000 });
-  await expect(page.getByTestId('clip-status')).toHaveAttribute('data-status', 'ready', { timeout: 90_000 });
-  // Where each model runs is shown: ONNX Runtime's WebGPU, or WASM when WebGPU fails.
-  await expect(page.getByTestId('mllm-device')).toHaveAttribute('data-device', /^(webgpu|wasm)$/);
-  await expect(page.getByTestId('clip-device')).toHaveAttribute('data-device', /^(webgpu|wasm)$/);
-}
-
 async function value(page: Page, testId: string): Promise<number> {
   return Number(await page.getByTestId(testId).getAttribute('data-value'));
 }
@@ -50,7 +38,7 @@ test('the Inspector fills S_i from CLIP and log-probs from the ONNX engine, equa
   page.on('request', (r) => requests.push(r.url()));
 
   await page.goto('/');
-  await loadModels(page);
+  await loadOnnxAndClip(page);
   await page.getByTestId('image-file').setInputFiles(png);
   await expect(page.getByTestId('image-preview')).toBeVisible();
   await page.getByTestId('prompt-text').fill(PROMPT);

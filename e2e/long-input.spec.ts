@@ -1,23 +1,14 @@
-import { test, expect, type Page } from '@playwright/test';
+import { test, expect } from '@playwright/test';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { squareImage } from '../tests/setup/images';
+import { loadOnnxAndClip } from './inspectModels';
 
 /** 5,000 words in 100 sentences: far past the tiny models' 512-token window, each sentence past tiny CLIP's 16 tokens. */
 const WORDS = 'and waits near the old stone bridge while people walk past it slowly'.split(' ');
 const LONG = Array.from({ length: 100 }, (_, i) => `Bus ${i} is red ${Array.from({ length: 46 }, (_, k) => WORDS[k % WORDS.length]).join(' ')}.`).join(' ');
 const PROMPT = 'Describe the image.';
-
-async function loadModels(page: Page) {
-  await page.getByTestId('mllm-choice').selectOption('tiny-smolvlm');
-  await page.getByTestId('mllm-engine').selectOption('onnx');
-  await page.getByTestId('mllm-load').click();
-  await page.getByTestId('clip-choice').selectOption('tiny-clip');
-  await page.getByTestId('clip-load').click();
-  await expect(page.getByTestId('mllm-status')).toHaveAttribute('data-status', 'ready', { timeout: 90_000 });
-  await expect(page.getByTestId('clip-status')).toHaveAttribute('data-status', 'ready', { timeout: 90_000 });
-}
 
 // On the ONNX engine, which keeps this test near a minute; the TF.js engine cuts alike (unit tests compare the two).
 test('a 5,000-word response is cut to the windows, the message says what was cut, and scoring works after', async ({ page }) => {
@@ -26,7 +17,7 @@ test('a 5,000-word response is cut to the windows, the message says what was cut
   const png = join(mkdtempSync(join(tmpdir(), 'aspo-long-')), 'square.png');
   await squareImage(32, 32).save(png);
   await page.goto('/');
-  await loadModels(page);
+  await loadOnnxAndClip(page);
   await page.getByTestId('image-file').setInputFiles(png);
   await page.getByTestId('prompt-text').fill(PROMPT);
   await page.getByTestId('chosen-text').fill(LONG);

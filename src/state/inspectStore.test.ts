@@ -2,19 +2,7 @@ import { beforeEach, describe, expect, it, vi } from 'vitest';
 import { splitSentences } from '../aspo';
 import { EXAMPLE_PAIRS } from '../data/examples';
 import { LOGP_FIELDS, imageKey, resolveNumbers, type ResolvedNumbers, type ScoreRecord } from '../data/sentenceNumbers';
-
-// The store persists to localStorage; Node has none, so a Map-backed one stands in (installed before the import).
-const storage = new Map<string, string>();
-Object.defineProperty(globalThis, 'localStorage', { configurable: true, value: {
-  getItem: (k: string) => storage.get(k) ?? null,
-  setItem: (k: string, v: string) => void storage.set(k, v),
-  removeItem: (k: string) => void storage.delete(k),
-  clear: () => storage.clear(),
-  key: (i: number) => [...storage.keys()][i] ?? null,
-  get length() {
-    return storage.size;
-  },
-} as Storage });
+import { storage } from '../../tests/setup/memoryStorage';
 
 const KEY = 'aspo-workbench/calculator';
 const bus = EXAMPLE_PAIRS.find((e) => e.id === 'one-sentence')!;

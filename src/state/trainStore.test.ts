@@ -2,20 +2,8 @@ import { beforeEach, describe, expect, it } from 'vitest';
 import type { StepReport } from '../train/optimizerStep';
 import { DEFAULT_COMPARE } from '../train/client';
 import { DEFAULT_TRAIN_SETTINGS } from '../train/settings';
+import { storage } from '../../tests/setup/memoryStorage';
 
-// The store persists to localStorage; Node has none, so a Map-backed one stands in (installed before the import).
-const storage = new Map<string, string>();
-// (Node ≥ 22 may define its own localStorage accessor; defineProperty replaces it.)
-Object.defineProperty(globalThis, 'localStorage', { configurable: true, value: {
-  getItem: (k: string) => storage.get(k) ?? null,
-  setItem: (k: string, v: string) => void storage.set(k, v),
-  removeItem: (k: string) => void storage.delete(k),
-  clear: () => storage.clear(),
-  key: (i: number) => [...storage.keys()][i] ?? null,
-  get length() {
-    return storage.size;
-  },
-} as Storage });
 const { useTrain, methodName, settingsSummary, DEFAULT_FORM } = await import('./trainStore');
 
 function report(step: number, loss: number, skipped?: string): StepReport {
