@@ -165,7 +165,10 @@ export class TfjsEngine implements MllmEngine {
       const logits = text.logits(atResponse);
       const vocab = logits.shape[2];
       const flat = logits.reshape([responses.length * width, vocab]);
-      const picked = tf.sum(tf.mul(flat, tf.oneHot(tf.tensor1d(targets, 'int32'), vocab, 1, 0, 'float32')), -1);
+      // Cast, not oneHot's dtype argument: the WASM backend (4.22) writes the integer 1's bits into a float32
+      // one-hot (1.4e-45), which picks ~0 instead of the logit.
+      const oneHot = tf.cast(tf.oneHot(tf.tensor1d(targets, 'int32'), vocab), 'float32');
+      const picked = tf.sum(tf.mul(flat, oneHot), -1);
       const logp = tf.sub(picked, tf.logSumExp(flat, -1));
       return tf.mul(logp, tf.tensor1d(mask)).reshape([responses.length, width]) as tf.Tensor2D;
     });
