@@ -112,8 +112,11 @@ export function aspoObjectiveTf(input: AspoTfInput): AspoTfResult {
     const sumOf = (t: tf.Tensor) => (t.size === 0 ? tf.scalar(0) : tf.sum(t));
     const rejectedDiff = tf.sub(rejectedPolicyLogps, tf.tensor1d(input.rejectedRefLogps, 'float32'));
     const onePlusWeight = Array.isArray(weights) ? null : tf.add(1, weights);
+    // Picked by a one-hot product, not gathered: gather's gradient (UnsortedSegmentSum) is missing on WASM, and
+    // backprop reaches this pick whenever the weights come from the policy (sentenceWeightsTf). Each value is
+    // w + 0·(the others), the weight itself.
     const coefficients = onePlusWeight
-      ? (tf.gather(onePlusWeight, tf.tensor1d(tokenUnit, 'int32')) as tf.Tensor1D)
+      ? (tf.matMul(tf.cast(tf.oneHot(tf.tensor1d(tokenUnit, 'int32'), onePlusWeight.size), 'float32'), onePlusWeight.reshape([-1, 1])).reshape([-1]) as tf.Tensor1D)
       : tf.tensor1d(
           tokenUnit.map((u) => 1 + (weights as number[])[u]),
           'float32',

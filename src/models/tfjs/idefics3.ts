@@ -43,6 +43,7 @@ import * as tf from '@tensorflow/tfjs';
 import type { Idefics3Config } from '../config';
 import { imageSeqLen } from '../families/fields';
 import type { Idefics3Connector } from './connector';
+import { gatherRows } from './gatherRows';
 import type { DecodeOptions, GenerateOptions, GenerateResult, KVCache, LlamaModel } from './llama';
 import type { LoraAdapters } from './lora';
 import type { SiglipVisionTransformer } from './siglip';
@@ -114,7 +115,7 @@ export class Idefics3Model {
         }
       }
       const table = tf.concat([tokens.reshape([b * t, d]), imageFeatures.reshape([count, d])], 0);
-      return tf.gather(table, tf.tensor1d(index, 'int32')).reshape([b, t, d]) as tf.Tensor3D;
+      return gatherRows(table, index).reshape([b, t, d]) as tf.Tensor3D;
     });
   }
 

@@ -21,6 +21,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import type { TextConfig } from '../config';
+import { gatherRows } from './gatherRows';
 import type { Linear, LoraAdapters } from './lora';
 import { Prng } from '../prng';
 import { argmax, sample } from '../sampling';
@@ -219,7 +220,7 @@ export function gatherTokenLogprobs(logits: tf.Tensor3D, inputIds: number[][], a
       }
     }
     const flat = logits.reshape([b * n * v]);
-    const picked = tf.gather(flat, tf.tensor1d(flatIdx, 'int32'));
+    const picked = gatherRows<tf.Rank.R1>(flat, flatIdx);
     const lse = tf.logSumExp(logits.reshape([b * n, v]), -1);
     const lp = tf.sub(picked, lse);
     return tf.where(tf.tensor1d(targetMask, 'bool'), lp, tf.zerosLike(lp)).reshape([b, n]) as tf.Tensor2D;
@@ -243,8 +244,7 @@ export class LlamaModel {
     return tf.tidy(() => {
       const b = inputIds.length;
       const t = inputIds[0].length;
-      const ids = tf.tensor1d(Int32Array.from(inputIds.flat()), 'int32');
-      return tf.gather(this.weights.embedTokens, ids).reshape([b, t, this.config.hiddenSize]) as tf.Tensor3D;
+      return gatherRows(this.weights.embedTokens, Int32Array.from(inputIds.flat())).reshape([b, t, this.config.hiddenSize]) as tf.Tensor3D;
     });
   }
 

@@ -14,6 +14,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import type { VisionConfig } from '../config';
+import { gatherRows } from './gatherRows';
 import { Linear } from './lora';
 
 export interface LayerNormWeights {
@@ -134,7 +135,7 @@ export class SiglipVisionTransformer {
       if (gh < 1 || gw < 1 || gh > side || gw > side) {
         throw new Error(`SigLIP: image of ${h}×${w} pixels gives a ${gh}×${gw} patch grid; at most ${side}×${side} is supported`);
       }
-      const pos = tf.gather(this.weights.positionEmbedding, tf.tensor1d(patchPositionIds(gh, gw, side), 'int32'));
+      const pos = gatherRows(this.weights.positionEmbedding, patchPositionIds(gh, gw, side));
       return tf.add(this.patchEmbed(pixelValues), pos) as tf.Tensor3D;
     });
   }
