@@ -21,6 +21,7 @@ import { loadProcessor, loadTokenizer } from '../transformersEnv';
 import type { Idefics3Model } from './idefics3';
 import type { LlamaModel } from './llama';
 import type { LoraOptions } from './lora';
+import { activeBackendLimit, checkModelFits, type MemoryUse } from './memoryFit';
 import type { WeightMap } from './weightReader';
 import { DEFAULT_LORA, loadTfjsModel } from './weights';
 
@@ -225,11 +226,17 @@ export class TfjsEngine implements MllmEngine {
 export interface LoadTfjsEngineOptions {
   lora?: LoraOptions;
   onProgress?: ProgressCallback;
+  /** What the model must fit the backend for (memoryFit.ts); default training, the TF.js engine's reason to be. */
+  use?: MemoryUse;
 }
 
-/** Config, weights, tokenizer and processor, all read from one model source. */
+/**
+ * Config, weights, tokenizer and processor, all read from one model source. A model that does not fit the active
+ * backend (memoryFit.ts) is refused from its config.json, before the weights are downloaded or read.
+ */
 export async function loadTfjsEngine(source: ModelSource, options: LoadTfjsEngineOptions = {}): Promise<TfjsEngine> {
   const config = parseModelConfig(await source.getJson('config.json', options.onProgress));
+  checkModelFits(source.label, config, options.use ?? 'training', activeBackendLimit());
   const bytes = await source.getFile('model.safetensors', options.onProgress);
   const weights = weightMapFromSafetensors(bytes, `${source.label}/model.safetensors`);
   const lora = options.lora ?? DEFAULT_LORA;
