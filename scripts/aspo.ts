@@ -5,11 +5,13 @@
 import * as tf from '@tensorflow/tfjs';
 import { UsageError, type Command } from './cli/args';
 import { logprobsCommand } from './cli/logprobs';
+import { sandboxCommand } from './cli/sandbox';
 import { similarityCommand } from './cli/similarity';
 import { trainCommand } from './cli/train';
 
 const COMMANDS: Record<string, Command> = {
   logprobs: logprobsCommand,
+  sandbox: sandboxCommand,
   similarity: similarityCommand,
   train: trainCommand,
 };

@@ -356,6 +356,34 @@ const messageCases: CliCase[] = [
   },
 ];
 
+/** Issue 12: scenes and files for `sandbox render` and `sandbox judge`, refused before anything is drawn or written. */
+const SANDBOX_SCENE = '{"background":"white","groups":[{"count":2,"colour":"red","shape":"circle","side":"left"},{"count":1,"colour":"blue","shape":"square","side":"right"}]}';
+const renderTo = (out: string, extra: string[] = []) => ['sandbox', 'render', '--scene', SANDBOX_SCENE, '--out', out, ...extra];
+const sandboxCases: CliCase[] = [
+  { name: 'sandbox render with a --scene cut off', args: (d) => ['sandbox', 'render', '--scene', '{"background": "white",', '--out', join(d, 'a.png')], exit: 2, stderr: [/aspo: --scene: the scene is not valid JSON \(line 1, column 24: expected /] },
+  {
+    name: 'sandbox judge with "color" for "colour"',
+    args: () => ['sandbox', 'judge', '--scene', '{"background":"white","groups":[{"count":1,"color":"red","shape":"circle","side":"center"}]}', '--text', 'There is a dog.'],
+    exit: 2,
+    stderr: [/--scene: unknown field "groups\[0\]\.color" \(the world spells it "colour"\)/],
+  },
+  { name: 'sandbox judge with both groups on the left', args: () => ['sandbox', 'judge', '--scene', SANDBOX_SCENE.replace('"right"', '"left"'), '--text', 'Hi.'], exit: 2, stderr: [/--scene: fields "groups\[0\]\.side" and "groups\[1\]\.side" are both "left"/] },
+  { name: 'sandbox judge without --text', args: () => ['sandbox', 'judge', '--scene', SANDBOX_SCENE], exit: 2, stderr: [/--text is required/] },
+  { name: 'sandbox render to a .jpg', args: (d) => renderTo(join(d, 'a.jpg')), exit: 2, stderr: [/--out must name a \.png file, got ".*a\.jpg"/] },
+  { name: 'sandbox render to a folder', setup: (d) => void mkdirSync(join(d, 'pics.png')), args: (d) => renderTo(join(d, 'pics.png')), exit: 2, stderr: [/--out .*pics\.png is a folder; give a \.png file/] },
+  { name: 'sandbox render over a picture of the user', setup: (d) => void write(join(d, 'a.png'), 'my picture'), args: (d) => renderTo(join(d, 'a.png')), exit: 2, stderr: [/--out .*a\.png already exists; add --overwrite/] },
+  { name: 'sandbox render with a --seed of 2^32', args: (d) => renderTo(join(d, 'a.png'), ['--seed', '4294967296']), exit: 2, stderr: [/--seed must be a decimal integer from 0 to 4294967295, got "4294967296"/] },
+  { name: 'sandbox render with --backend', args: (d) => renderTo(join(d, 'a.png'), ['--backend', 'wasm']), exit: 2, stderr: [/--backend chooses TF\.js' backend, and sandbox render runs no TF\.js; leave out --backend/] },
+  { name: 'an unknown sandbox subcommand', args: () => ['sandbox', 'draw'], exit: 2, stderr: [/unknown sandbox subcommand "draw" \(known: render, judge\)/] },
+  {
+    name: 'sandbox render into a folder that does not exist yet',
+    args: (d) => renderTo(join(d, 'new', 'a.png'), ['--seed', '5']),
+    exit: 0,
+    creates: ['new'],
+    check: (r, d) => expect(JSON.parse(r.stdout)).toMatchObject({ out: join(d, 'new', 'a.png'), seed: 5, width: 64 }),
+  },
+];
+
 const CLI_CASES: Record<string, CliCase[]> = {
   usageCases,
   numberCases,
@@ -367,6 +395,7 @@ const CLI_CASES: Record<string, CliCase[]> = {
   nonFiniteCases,
   parserStrictnessCases,
   messageCases,
+  sandboxCases,
 };
 
 function aspo(args: string[], cwd: string, boundS: number): Promise<CliResult> {

@@ -22,6 +22,7 @@ import { parseSafetensors } from '../../src/models/safetensors';
 import { hubSource, type ModelSource } from '../../src/models/sources';
 import { loadTfjsEngine } from '../../src/models/tfjs/engine';
 import { loadProcessor, loadTokenizer } from '../../src/models/transformersEnv';
+import { parseScene } from '../../src/sandbox/scene';
 import { SCRIPT_CASES } from '../fixtures/sentenceScripts';
 import { copyModel, cut, rawSafetensors, type FixtureModel } from './fixtures';
 
@@ -288,6 +289,24 @@ const parserStrictnessCases: ParserCase[] = [
   { name: 'decimal numbers in every notation', run: () => expect(['1', '-2.5', '.5', '3.', '1e-4', '+2E3'].map((v) => number(v)())).toEqual([1, -2.5, 0.5, 3, 1e-4, 2000]) },
 ];
 
+/** Issue 12: sandbox scenes (`--scene`), refused naming the field or the place. */
+const SCENE_GROUP = '{"count":1,"colour":"red","shape":"circle","side":"center"}';
+const sandboxSceneCases: ParserCase[] = [
+  rejects('a scene cut off', () => parseScene(`{"background":"white","groups":[${SCENE_GROUP}`), [/^the scene is not valid JSON \(line 1, column 92: expected /]),
+  rejects('a count given as a string', () => parseScene(`{"background":"white","groups":[${SCENE_GROUP.replace('1', '"1"')}]}`), [/field "groups\[0\]\.count" must be one of 1, 2, 3, got "1"/]),
+  rejects('three groups', () => parseScene(`{"background":"white","groups":[${[SCENE_GROUP, SCENE_GROUP, SCENE_GROUP].join(',')}]}`), [/field "groups" must be an array of one or two groups, got 3 groups/]),
+  rejects('a lone group on the right', () => parseScene(`{"background":"white","groups":[${SCENE_GROUP.replace('center', 'right')}]}`), [/field "groups\[0\]\.side" must be "center" in a scene of one group, got "right"/]),
+  rejects('a scene that is a string', () => parseScene('"two red circles"'), [/^the scene must be a JSON object with fields background, groups, got "two red circles"$/]),
+  {
+    name: 'a scene with its fields in any order and whitespace around it',
+    run: () =>
+      expect(parseScene(`\n {"groups":[{"side":"center","shape":"square","colour":"blue","count":3}],"background":"black"} \n`)).toEqual({
+        background: 'black',
+        groups: [{ count: 3, colour: 'blue', shape: 'square', side: 'center' }],
+      }),
+  },
+];
+
 const PARSER_CASES: Record<string, ParserCase[]> = {
   safetensorsCases,
   pairsCases,
@@ -297,6 +316,7 @@ const PARSER_CASES: Record<string, ParserCase[]> = {
   splitScriptCases,
   tokenizerFileCases,
   parserStrictnessCases,
+  sandboxSceneCases,
 };
 
 describe.each(Object.entries(PARSER_CASES).filter(([, rows]) => rows.length > 0))('bad input to the parsers: %s', (_topic, rows) => {
