@@ -3,7 +3,6 @@
  * logged metrics reuses the weights the step used), and metrics equal to the float64 metrics of its batch under
  * the adapters the step started from. Tiny SmolLM2, text pairs.
  */
-import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it, vi } from 'vitest';
 import { fixtureSource } from '../../scripts/lib/nodeModelSource';
 import * as weights from '../aspo/weights';
@@ -12,6 +11,7 @@ import { sandboxPairs } from '../data/sandbox';
 import { loadTfjsEngine, type TfjsEngine } from '../models/tfjs/engine';
 import { resolveSettings, type TrainSettingsInput } from './settings';
 import { loraOptions, Trainer } from './trainer';
+import { useTestBackend } from '../../tests/setup/testBackend';
 
 vi.mock('../aspo/weights', async (importOriginal) => {
   const original = await importOriginal<typeof import('../aspo/weights')>();
@@ -22,8 +22,7 @@ let engine: TfjsEngine;
 const BASE: TrainSettingsInput = { lr: 1e-2, lora: { r: 4, alpha: 8 }, seed: 3, batchSize: 2 };
 
 beforeAll(async () => {
-  await tf.setBackend('cpu');
-  await tf.ready();
+  await useTestBackend();
   engine = await loadTfjsEngine(fixtureSource('tiny-smollm2'), { lora: loraOptions(resolveSettings(BASE)) });
 });
 

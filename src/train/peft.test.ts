@@ -4,11 +4,9 @@ import { fixtureSource } from '../../scripts/lib/nodeModelSource';
 import { parseSafetensors } from '../models/safetensors';
 import { loadTfjsEngine, type TfjsEngine } from '../models/tfjs/engine';
 import { adapterLayout, checkPeftAdapter, exportPeftAdapter, importPeftAdapter, peftTargetModules, readPeftConfig } from './peft';
+import { useTestBackend } from '../../tests/setup/testBackend';
 
-beforeAll(async () => {
-  await tf.setBackend('cpu');
-  await tf.ready();
-});
+beforeAll(useTestBackend);
 
 /** Gives every adapter non-zero, distinct weights, as training would. */
 function perturb(engine: TfjsEngine): void {

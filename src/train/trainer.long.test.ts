@@ -2,7 +2,6 @@
  * A response far longer than the model reads (the tiny SmolLM2 reads 512 positions): prepare cuts it to the window
  * before any per-token work, says so, and asks CLIP only about the sentences it kept.
  */
-import * as tf from '@tensorflow/tfjs';
 import { beforeAll, expect, it } from 'vitest';
 import { fixtureSource } from '../../scripts/lib/nodeModelSource';
 import { splitSentences } from '../aspo/sentences';
@@ -10,13 +9,13 @@ import type { PreferencePair } from '../data/pairs';
 import { loadTfjsEngine, type TfjsEngine } from '../models/tfjs/engine';
 import { resolveSettings, type TrainSettingsInput } from './settings';
 import { loraOptions, Trainer } from './trainer';
+import { useTestBackend } from '../../tests/setup/testBackend';
 
 let engine: TfjsEngine;
 const BASE: TrainSettingsInput = { lr: 1e-2, lora: { r: 4, alpha: 8 }, seed: 3, steps: 1, batchSize: 1, maxSeqLen: 100_000 };
 
 beforeAll(async () => {
-  await tf.setBackend('cpu');
-  await tf.ready();
+  await useTestBackend();
   engine = await loadTfjsEngine(fixtureSource('tiny-smollm2'), { lora: loraOptions(resolveSettings(BASE)) });
 });
 

@@ -11,13 +11,13 @@ import type { Idefics3Model } from '../models/tfjs/idefics3';
 import { resolveSettings } from './settings';
 import { sandboxImageLoader } from './pairPreparation';
 import { loraOptions, Trainer } from './trainer';
+import { useTestBackend } from '../../tests/setup/testBackend';
 
 const settings = resolveSettings({ objective: 'aspo', lr: 1e-2, steps: 30, batchSize: 1, lora: { r: 8, alpha: 16 }, seed: 1 });
 let engine: TfjsEngine;
 
 beforeAll(async () => {
-  await tf.setBackend('cpu');
-  await tf.ready();
+  await useTestBackend();
   engine = await loadTfjsEngine(fixtureSource('tiny-smolvlm'), { lora: loraOptions(settings) });
 });
 

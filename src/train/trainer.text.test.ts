@@ -11,13 +11,13 @@ import { loadTfjsEngine, type TfjsEngine } from '../models/tfjs/engine';
 import { resolveSettings, type TrainSettingsInput } from './settings';
 import type { TrainerCheckpoint } from './checkpoint';
 import { loraOptions, Trainer } from './trainer';
+import { useTestBackend } from '../../tests/setup/testBackend';
 
 let engine: TfjsEngine;
 const BASE: TrainSettingsInput = { lr: 1e-2, lora: { r: 4, alpha: 8 }, seed: 3 };
 
 beforeAll(async () => {
-  await tf.setBackend('cpu');
-  await tf.ready();
+  await useTestBackend();
   engine = await loadTfjsEngine(fixtureSource('tiny-smollm2'), { lora: loraOptions(resolveSettings(BASE)) });
 });
 

@@ -5,8 +5,9 @@ import { startModelMirror, type ModelMirror } from '../../../scripts/lib/modelMi
 import { hubSource, memoryCache, urlPrefixSource } from '../sources';
 import { loadTfjsEngine, type TfjsEngine } from './engine';
 import { squareImage } from '../../../tests/setup/images';
+import { useTestBackend } from '../../../tests/setup/testBackend';
 
-await tf.setBackend('cpu');
+beforeAll(useTestBackend);
 
 const PROMPT = 'What is in the picture?';
 const RESPONSES = ['A red square. It sits on blue.', 'A green circle!'];
