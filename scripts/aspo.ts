@@ -1,8 +1,8 @@
 /**
- * Headless use of the workbench: `npm run aspo -- <command> [options]`. Runs the same code as the tab, on
- * TF.js' CPU backend, and prints JSON on stdout. Each command lives in scripts/cli/.
+ * Headless use of the workbench: `npm run aspo -- <command> [options]`. Runs the same code as the tab, on the
+ * TF.js backend that --backend names (WASM by default, scripts/cli/backend.ts), and prints JSON on stdout. Each
+ * command lives in scripts/cli/.
  */
-import * as tf from '@tensorflow/tfjs';
 import { UsageError, type Command } from './cli/args';
 import { logprobsCommand } from './cli/logprobs';
 import { sandboxCommand } from './cli/sandbox';
@@ -25,9 +25,10 @@ async function main() {
   const [command, ...rest] = process.argv.slice(2);
   const entry = command ? COMMANDS[command] : undefined;
   if (!entry) throw new UsageError(command ? `unknown command "${command}"` : 'no command given');
-  await tf.setBackend('cpu');
   const result = await entry.run(rest);
-  process.stdout.write(`${JSON.stringify(result)}\n`);
+  // Exits once the output is written: with a GPU device open, Dawn's Node bindings (--backend webgpu) can keep the
+  // process alive until the device is destroyed (node-webgpu's README, "Lifetime"), and TF.js never destroys it.
+  process.stdout.write(`${JSON.stringify(result)}\n`, () => process.exit());
 }
 
 main().catch((err: Error) => {

@@ -8,8 +8,7 @@ import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import * as tf from '@tensorflow/tfjs';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { UsageError } from '../scripts/cli/args';
 import { trainCommand } from '../scripts/cli/train';
 import { FIXTURE_MODELS } from '../scripts/lib/nodeModelSource';
@@ -26,10 +25,6 @@ async function aspo(args: string[]) {
 
 const dir = mkdtempSync(join(tmpdir(), 'aspo-cli-input-'));
 
-beforeAll(async () => {
-  await tf.setBackend('cpu');
-  await tf.ready();
-});
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 /** A copy of a fixture model folder under `name`, with `edit` applied to it. */

@@ -3,9 +3,9 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import * as tf from '@tensorflow/tfjs';
 import { RawImage } from '@huggingface/transformers';
 import { describe, expect, it } from 'vitest';
+import { DEFAULT_NODE_BACKEND, useNodeBackend } from '../scripts/lib/nodeBackend';
 import { FIXTURE_MODELS, fixtureSource } from '../scripts/lib/nodeModelSource';
 import { loadTfjsEngine } from '../src/models/tfjs/engine';
 
@@ -29,9 +29,10 @@ describe('npm run aspo -- logprobs', () => {
     const { code, stdout } = await aspo(['logprobs', '--model', model, '--image', png, '--prompt', 'Colour?', '--response', 'Red. Quite red.']);
     expect(code).toBe(0);
     const printed = JSON.parse(stdout);
-    expect(Object.keys(printed).sort()).toEqual(['inputIds', 'responseStart', 'tokens', 'total']);
+    expect(Object.keys(printed).sort()).toEqual(['backend', 'inputIds', 'responseStart', 'tokens', 'total']);
+    expect(printed.backend).toEqual({ name: 'wasm', threads: 1 });
 
-    await tf.setBackend('cpu');
+    await useNodeBackend(DEFAULT_NODE_BACKEND);
     const engine = await loadTfjsEngine(fixtureSource('tiny-smolvlm'));
     const [direct] = await engine.logprobs({ prompt: 'Colour?', responses: ['Red. Quite red.'], image: await RawImage.read(png) });
     engine.dispose();

@@ -3,9 +3,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import * as tf from '@tensorflow/tfjs';
 import { RawImage } from '@huggingface/transformers';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DEFAULT_NODE_BACKEND, useNodeBackend } from '../scripts/lib/nodeBackend';
 import { FIXTURE_MODELS, fixtureSource, nodeFolderSource } from '../scripts/lib/nodeModelSource';
 import { splitSentences } from '../src/aspo';
 import { loadClipScorer } from '../src/models/clip';
@@ -45,6 +45,7 @@ interface Printed {
   responseStart: number;
   tokens: PrintedToken[];
   total: number;
+  backend: { name: string; threads?: number };
 }
 
 describe('npm run aspo -- logprobs --engine onnx', () => {
@@ -59,6 +60,8 @@ describe('npm run aspo -- logprobs --engine onnx', () => {
     expect(viaOnnx).toHaveLength(2);
     viaOnnx.forEach((r, i) => {
       expect(Object.keys(r).sort()).toEqual(Object.keys(viaTfjs[i]).sort());
+      expect(r.backend).toEqual({ name: 'onnxruntime-node' });
+      expect(viaTfjs[i].backend).toEqual({ name: 'wasm', threads: 1 });
       expect(r.inputIds).toEqual(viaTfjs[i].inputIds);
       expect(r.responseStart).toBe(viaTfjs[i].responseStart);
       expect(r.tokens.map(({ logp: _l, ...t }) => t)).toEqual(viaTfjs[i].tokens.map(({ logp: _l, ...t }) => t));
@@ -73,7 +76,7 @@ describe('npm run aspo -- logprobs --engine onnx', () => {
       expect(r.total).toBeCloseTo(direct[i].total, 10);
     });
 
-    await tf.setBackend('cpu');
+    await useNodeBackend(DEFAULT_NODE_BACKEND);
     const tfjs = await loadTfjsEngine(fixtureSource('tiny-smolvlm'));
     const [alone] = await tfjs.logprobs({ prompt: 'Colour?', responses: ['Blue!'], image: await RawImage.read(png) });
     tfjs.dispose();
@@ -94,8 +97,9 @@ describe('npm run aspo -- similarity', () => {
     const clip = join(FIXTURE_MODELS, 'tiny-clip');
     const { code, stdout, stderr } = await aspo(['similarity', '--clip', clip, '--image', png, '--text', text]);
     expect(code, stderr).toBe(0);
-    const printed = JSON.parse(stdout) as { sentences: { text: string; start: number; end: number; similarity: number; truncated: boolean }[] };
-    expect(Object.keys(printed)).toEqual(['sentences']);
+    const printed = JSON.parse(stdout) as { sentences: { text: string; start: number; end: number; similarity: number; truncated: boolean }[]; backend: unknown };
+    expect(Object.keys(printed)).toEqual(['sentences', 'backend']);
+    expect(printed.backend).toEqual({ name: 'onnxruntime-node' });
     const spans = splitSentences(text);
     expect(spans).toHaveLength(3);
     expect(printed.sentences.map(({ text: t, start, end }) => ({ text: t, start, end }))).toEqual(spans);

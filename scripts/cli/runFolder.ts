@@ -14,6 +14,7 @@ import { ADAPTER_CONFIG_FILE, ADAPTER_WEIGHTS_FILE, type PeftFiles } from '../..
 import type { TrainSettings } from '../../src/train/settings';
 import type { TrainerCheckpoint } from '../../src/train/checkpoint';
 import type { StepReport } from '../../src/train/optimizerStep';
+import type { BackendRecord } from './backend';
 
 export const RUN_FILE = 'run.json';
 export const METRICS_FILE = 'metrics.jsonl';
@@ -37,6 +38,8 @@ export interface RunRecord {
   /** `weightsSha256`: of model.safetensors, so that a resume on changed weights is refused */
   model: { path: string; id: string; modelType: string; weightsSha256: string };
   data: { pairs: string; fingerprint: string; pairCount: number; skippedLines: number[]; leftOutLines: number[]; eval?: string };
+  /** the TF.js backends the run's steps ran on, each from the step count it took over at (absent in runs written before there was a choice) */
+  backends?: (BackendRecord & { fromStep: number })[];
   evalBefore?: BatchMetrics;
   startedAt: string;
   updatedAt: string;

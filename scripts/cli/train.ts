@@ -26,6 +26,7 @@ import { sandboxImageLoader, type ImageLoader, type SimilarityFn } from '../../s
 import { loraOptions, Trainer } from '../../src/train/trainer';
 import { nodeFolderSource } from '../lib/nodeModelSource';
 import { integerOption, numberOption, requiredString, UsageError, type Command } from './args';
+import { BACKEND_HELP, BACKEND_OPTION, BACKEND_USAGE, backendOption, startBackend, type BackendRecord } from './backend';
 import {
   appendMetrics,
   checkOutFolder,
@@ -177,6 +178,10 @@ async function readImage(path: string): Promise<RawImage> {
  */
 const yieldToEvents = () => new Promise<void>((resolve) => setImmediate(resolve));
 
+function sameBackend(a: BackendRecord, b: BackendRecord): boolean {
+  return a.name === b.name && a.threads === b.threads && a.adapter === b.adapter;
+}
+
 /** Where the command reports skipped lines and notices (stderr in the CLI; a collector in tests). */
 export type Warn = (line: string) => void;
 
@@ -223,6 +228,8 @@ export interface TrainSummary {
   last?: BatchMetrics;
   eval?: { pairs: number; skippedLines: number[]; before?: BatchMetrics; after?: BatchMetrics };
   settings: TrainSettings;
+  /** what this session's steps ran on (run.json's `backends` holds every session's) */
+  backend: BackendRecord;
 }
 
 /** One line per setting: its option, what it takes, its label and range, and its default. */
@@ -243,15 +250,16 @@ const PARSE_OPTIONS = {
   overwrite: { type: 'boolean' },
   resume: { type: 'string' },
   'save-every': { type: 'string' },
+  ...BACKEND_OPTION,
 } as const;
 
 export const trainCommand: Command & { runWith(args: string[], warn: Warn, control?: TrainControl): Promise<TrainSummary> } = {
   usage: `train --model DIR --pairs JSONL --objective dpo|aspo --steps N --out DIR [--overwrite] [SETTINGS]
-      [--base-model ID] [--eval JSONL|sandbox] [--save-every N (default ${DEFAULT_SAVE_EVERY})]
-    train --resume DIR [the same options, or none]
+      [--base-model ID] [--eval JSONL|sandbox] [--save-every N (default ${DEFAULT_SAVE_EVERY})] [${BACKEND_USAGE}]
+    train --resume DIR [the same options, or none] [${BACKEND_USAGE}]
     SETTINGS:
 ${settingsUsage()}
-      LoRA fine-tuning with DPO or ASPO on the CPU backend, with the same trainer as the tab. The JSONL holds
+      LoRA fine-tuning with DPO or ASPO, with the same trainer as the tab. ${BACKEND_HELP} The JSONL holds
       { prompt, chosen, rejected, image?, similarity? } per line (image: a path relative to the file); bad lines
       (and lines whose image does not load) are reported on stderr with their number and skipped. ASPO with α > 0
       needs similarity.chosen per pair (sandbox:<id> images get the sandbox's stand-in scores). --pairs sandbox /
@@ -260,8 +268,9 @@ ${settingsUsage()}
       adapter_config.json (PEFT), metrics.jsonl (one line per step), run.json (options, settings, model, data,
       progress) and checkpoint.safetensors (adapter, optimizer, data order, step), saved every --save-every steps
       and on SIGINT/SIGTERM (then it exits with 130/143). --resume DIR continues that run to the same weights as
-      an uninterrupted one; options given again must match the run's. Prints a summary, with the --eval metrics
-      before and after training.`,
+      an uninterrupted one; options given again must match the run's. A resumed run may change --backend (the
+      backends agree within 1e-4, not bit for bit): run.json's backends lists each one with the step it took
+      over from. Prints a summary, with the --eval metrics before and after training.`,
   async run(args) {
     const controller = new AbortController();
     const onSignal = (signal: NodeJS.Signals) => {
@@ -323,6 +332,7 @@ ${settingsUsage()}
       }
     }
     const saveEvery = integerOption(values, 'save-every', { min: 1 }) ?? DEFAULT_SAVE_EVERY;
+    const backendName = backendOption(values);
     const modelDir = requiredString(options, 'model');
     const training = readPairs(requiredString(options, 'pairs'), 'pairs', 'training', warn);
     const evaluation = options.eval !== undefined ? readPairs(options.eval, 'eval', 'evaluation', warn) : undefined;
@@ -352,6 +362,7 @@ ${settingsUsage()}
       );
     };
 
+    const backend = await startBackend(backendName);
     const engine = await loadTfjsEngine(source, { lora: loraOptions(settings) });
     // Hashed once the engine has read the file, so that a folder without it gets the engine's message.
     const weightsSha256 = await fileSha256(join(modelDir, 'model.safetensors'));
@@ -382,7 +393,14 @@ ${settingsUsage()}
         }
         await trainer.importState(readCheckpoint(out));
         writeMetrics(out, trainer.history);
-        record = { ...resumed, status: 'running', message: undefined };
+        // A session that saved no step past the checkpoint ran none of the steps it holds.
+        const backends = (resumed.backends ?? []).filter((b) => b.fromStep < trainer.stepsDone);
+        const before = backends.at(-1);
+        if (!before || !sameBackend(before, backend)) {
+          if (before) warn(`resuming on ${backend.name}: steps ${before.fromStep + 1}–${trainer.stepsDone} ran on ${before.name} (backends agree within 1e-4, not bit for bit)`);
+          backends.push({ ...backend, fromStep: trainer.stepsDone });
+        }
+        record = { ...resumed, backends, status: 'running', message: undefined };
       } else {
         const evalBefore = evaluation ? await trainer.evaluate(evaluation.pairs, evaluation.labels) : undefined;
         for (const n of evalBefore?.notices ?? []) warn(n);
@@ -400,6 +418,7 @@ ${settingsUsage()}
           settings,
           model: { path: resolve(modelDir), id: baseModel, modelType: engine.config.modelType, weightsSha256 },
           data: { pairs: options.pairs, fingerprint, pairCount: training.pairs.length, skippedLines: training.skipped, leftOutLines, ...(options.eval ? { eval: options.eval } : {}) },
+          backends: [{ ...backend, fromStep: 0 }],
           ...(evalBefore ? { evalBefore: evalBefore.metrics } : {}),
           startedAt: now,
           updatedAt: now,
@@ -458,6 +477,7 @@ ${settingsUsage()}
           ? { eval: { pairs: evaluation.pairs.length - evalLeftOut.length, skippedLines: evalSkipped, before: record.evalBefore, after: evalAfter?.metrics } }
           : {}),
         settings,
+        backend,
       };
     } finally {
       trainer.dispose();

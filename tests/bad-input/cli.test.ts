@@ -61,6 +61,21 @@ const usageCases: CliCase[] = [
   { name: 'logprobs without --response', args: () => ['logprobs', '--model', SMOLLM2, '--prompt', 'x'], exit: 2, stderr: [/--response is required/] },
   { name: 'an unknown option', args: () => ['logprobs', '--model', SMOLLM2, '--prompt', 'x', '--response', 'y', '--bogus'], exit: 2, stderr: [/Unknown option '--bogus'/] },
   { name: 'an unknown engine', args: () => ['logprobs', '--model', SMOLLM2, '--prompt', 'x', '--response', 'y', '--engine', 'gguf'], exit: 2, stderr: [/--engine must be tfjs or onnx, got "gguf"/] },
+  { name: 'an unknown backend', args: () => ['logprobs', '--model', SMOLLM2, '--prompt', 'x', '--response', 'y', '--backend', 'webgl'], exit: 2, stderr: [/--backend must be one of wasm, cpu, webgpu, got "webgl"/] },
+  { name: 'train on an unknown backend', setup: withPairs, args: trainWith(['--backend', 'gpu']), exit: 2, stderr: [/--backend must be one of wasm, cpu, webgpu, got "gpu"/] },
+  {
+    name: '--backend with --engine onnx',
+    args: () => ['logprobs', '--model', SMOLLM2, '--prompt', 'x', '--response', 'y', '--engine', 'onnx', '--backend', 'wasm'],
+    exit: 2,
+    stderr: [/--backend chooses TF\.js' backend, and --engine onnx runs on ONNX Runtime \(onnxruntime-node, on the CPU\) instead; leave out --backend/],
+  },
+  {
+    name: 'similarity with --backend',
+    setup: (d) => writePng(join(d, 'a.png')).then(() => undefined),
+    args: (d) => ['similarity', '--clip', CLIP, '--image', join(d, 'a.png'), '--text', 'Hi.', '--backend', 'cpu'],
+    exit: 2,
+    stderr: [/--backend chooses TF\.js' backend, and similarity \(CLIP\) runs on ONNX Runtime/],
+  },
   {
     name: 'an unknown ONNX dtype',
     setup: (d) => writePng(join(d, 'a.png')).then(() => undefined),
