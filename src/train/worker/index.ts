@@ -1,7 +1,7 @@
 /// <reference lib="webworker" />
 /**
- * The training Web Worker's entry: TF.js (WebGPU, else WebGL, else CPU) and the Trainer run here, so the page
- * never freezes. The page talks to it through `../client.ts` (protocol described there); this file answers each
+ * The training Web Worker's entry: TF.js (WebGPU, else WebGL, else WASM, else CPU) and the Trainer run here, so the
+ * page never freezes. The page talks to it through `../client.ts` (protocol described there); this file answers each
  * request with one reply. One model (`model.ts`) and at most one active run (`runLifecycle.ts`) at a time; the
  * before/after comparison is `compare.ts`.
  */
