@@ -21,6 +21,8 @@ export function bundledModels(root: string = FIXTURE_MODELS): Plugin {
     configureServer(server) {
       server.middlewares.use(BUNDLED_MODELS_URL, (req, res, next) => {
         const match = decodeURIComponent((req.url ?? '').split('?')[0]).match(/^\/([^/]+)\/(.+)$/);
+        // Vite's own middlewares add server.headers (cross-origin isolation) to what they send; this one runs first.
+        for (const [name, value] of Object.entries(server.config.server.headers ?? {})) if (value !== undefined) res.setHeader(name, value);
         if (!match || !sendModelFile(req, res, dir, match[1], match[2])) next();
       });
     },

@@ -176,6 +176,16 @@ const IS_NODE = typeof process !== 'undefined' && typeof process.versions?.node 
 let configured: Promise<void> | null = null;
 
 /**
+ * ONNX Runtime's WebAssembly threads. Its own default is ceil(cores / 2) up to 4, one thread on a 2-core machine,
+ * so the count is set here: one per logical core, up to the same 4, where the page is cross-origin isolated; 1
+ * elsewhere, since without SharedArrayBuffer ORT would warn and fall back to one thread anyway.
+ */
+export function onnxWasmThreads(): number {
+  if (globalThis.crossOriginIsolated !== true) return 1;
+  return Math.max(1, Math.min(4, globalThis.navigator?.hardwareConcurrency ?? 1));
+}
+
+/**
  * Sets transformers.js up before its first use, once (later calls return the same promise): model files come
  * from our sources, and in the browser onnxruntime-web runs from the `.wasm`/`.mjs` pair that this app's own
  * build serves (Vite `?url` imports copy them into the bundle). Left alone, transformers.js would fetch that pair
@@ -192,9 +202,10 @@ function configureTransformers(): Promise<void> {
       import('onnxruntime-web/ort-wasm-simd-threaded.asyncify.wasm?url'),
       import('onnxruntime-web/ort-wasm-simd-threaded.asyncify.mjs?url'),
     ]);
-    const onnx = env.backends.onnx as { wasm?: { wasmPaths?: unknown; proxy?: boolean } };
+    const onnx = env.backends.onnx as { wasm?: { wasmPaths?: unknown; proxy?: boolean; numThreads?: number } };
     if (!onnx.wasm) throw new Error('this build of transformers.js has no ONNX Runtime WebAssembly backend');
     onnx.wasm.wasmPaths = { wasm: wasm.default, mjs: mjs.default };
+    onnx.wasm.numThreads = onnxWasmThreads();
   })();
   return configured;
 }
