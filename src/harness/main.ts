@@ -11,6 +11,7 @@ import { benchImageFeatures, benchKey, benchLoad, benchLogprobs, benchTrainStep,
 import { benchClipLoad, benchClipScore, benchClipUnload, benchEngineLogprobs, benchEnginesLoad, benchEnginesUnload } from './benchScore';
 import { benchTrainer, benchTrainerSetup, benchTrainerUnload } from './benchTrain';
 import { clearModelCache, logprobs, logprobsFromHub, probe, unloadEngines } from './engineProbe';
+import { isolation } from './isolationProbe';
 import { memory, serial, status } from './page';
 import type { AspoHarness } from './protocol';
 
@@ -52,6 +53,7 @@ const harness: AspoHarness = {
   benchTrainerSetup: (args) => serial('setting up the trainers', () => benchTrainerSetup(args)),
   benchTrainer: (args) => serial('trainer benchmark', () => benchTrainer(args)),
   benchTrainerUnload: () => serial('unloading the trainers', async () => benchTrainerUnload()),
+  isolation: () => serial('isolation', isolation),
 };
 
 initBackend()

@@ -6,7 +6,7 @@
  */
 import type { ResponseLogprobs } from '../models/engine';
 import type { OnnxDevice } from '../models/onnx/engine';
-import type { BackendName } from '../tf/backend';
+import type { BackendName, WasmInfo } from '../tf/backend';
 import type { TrainSettings, TrainSettingsInput } from '../train/settings';
 
 export interface ImagePixels {
@@ -205,6 +205,15 @@ export interface TrainerBenchResult {
   memoryAfter: MemoryInfo;
 }
 
+export interface IsolationInfo {
+  crossOriginIsolated: boolean;
+  hardwareConcurrency: number;
+  /** TF.js' WASM backend: null until it has started (`setBackend('wasm')`). */
+  tfjsWasm: WasmInfo | null;
+  /** ONNX Runtime's `env.backends.onnx.wasm.numThreads`: null until transformers.js is first set up (a model load). */
+  onnxThreads: number | null;
+}
+
 export interface AspoHarness {
   backend(): string;
   setBackend(name: BackendName): Promise<string>;
@@ -242,6 +251,8 @@ export interface AspoHarness {
   /** Steps the set-up trainers (interleaved, on the main thread) and times each step. */
   benchTrainer(args: TrainerBenchArgs): Promise<TrainerBenchResult>;
   benchTrainerUnload(): Promise<MemoryInfo>;
+  /** Whether the page is cross-origin isolated, and the threads of TF.js' WASM backend and of ONNX Runtime. */
+  isolation(): Promise<IsolationInfo>;
 }
 
 declare global {
