@@ -20,8 +20,8 @@ export const BACKEND_OPTION = { backend: { type: 'string' } } as const;
 export const BACKEND_USAGE = `--backend ${NODE_BACKENDS.join('|')}`;
 
 /** The usage text's paragraph on --backend, indented as the commands' usage is. */
-export const BACKEND_HELP = `--backend is TF.js' backend (default ${DEFAULT_NODE_BACKEND}): wasm is WebAssembly with SIMD (XNNPACK; one thread in
-      Node), cpu plain JavaScript (the slowest), webgpu Dawn (the machine's GPU, or SwiftShader's Vulkan without one).`;
+export const BACKEND_HELP = `--backend is TF.js' backend (default ${DEFAULT_NODE_BACKEND}): wasm WebAssembly with SIMD (XNNPACK, one thread in Node),
+      cpu plain JavaScript (the slowest), webgpu Dawn (the machine's GPU, or SwiftShader's Vulkan without one).`;
 
 /** --backend, checked: one of NODE_BACKENDS, DEFAULT_NODE_BACKEND when not given. */
 export function backendOption(values: Record<string, unknown>): NodeBackend {

@@ -12,7 +12,8 @@ export const logprobsCommand: Command = {
       [${BACKEND_USAGE}]
       per-token log-probs of each response, teacher-forced through the model's chat template; prints
       { inputIds, responseStart, tokens: [{ id, text, start, end, logp }], total, backend: { name, threads? } }
-      (an array for several --response). --reference turns the LoRA adapters off. ${BACKEND_HELP}
+      (an array for several --response). --reference turns the LoRA adapters off.
+      ${BACKEND_HELP}
       --engine onnx runs the folder's onnx/*.onnx (fp32) through transformers.js on ONNX Runtime (onnxruntime-node,
       on the CPU) instead of TF.js on model.safetensors (default tfjs); same JSON, and it takes no --backend.
       A response longer than the model's window is scored up to it, and stderr says how many tokens were cut.`,

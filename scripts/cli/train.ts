@@ -259,11 +259,13 @@ export const trainCommand: Command & { runWith(args: string[], warn: Warn, contr
     train --resume DIR [the same options, or none] [${BACKEND_USAGE}]
     SETTINGS:
 ${settingsUsage()}
-      LoRA fine-tuning with DPO or ASPO, with the same trainer as the tab. ${BACKEND_HELP} The JSONL holds
-      { prompt, chosen, rejected, image?, similarity? } per line (image: a path relative to the file); bad lines
-      (and lines whose image does not load) are reported on stderr with their number and skipped. ASPO with α > 0
-      needs similarity.chosen per pair (sandbox:<id> images get the sandbox's stand-in scores). --pairs sandbox /
-      --eval sandbox use the bundled sandbox world (${SANDBOX_TRAIN_SIZE} training / ${SANDBOX_HELD_OUT_SIZE} held-out pairs, for the tiny SmolVLM).
+      LoRA fine-tuning with DPO or ASPO, with the same trainer as the tab.
+      ${BACKEND_HELP}
+      The JSONL holds { prompt, chosen, rejected, image?, similarity? } per line (image: a path relative to the file);
+      bad lines (and lines whose image does not load) are reported on stderr with their number and skipped.
+      ASPO with α > 0 needs similarity.chosen per pair (sandbox:<id> images get the sandbox's stand-in scores).
+      --pairs sandbox / --eval sandbox use the bundled sandbox world (${SANDBOX_TRAIN_SIZE} training / ${SANDBOX_HELD_OUT_SIZE} held-out pairs, for the
+      tiny SmolVLM).
       Writes into --out (refused when it holds files, unless --overwrite): adapter_model.safetensors and
       adapter_config.json (PEFT), metrics.jsonl (one line per step), run.json (options, settings, model, data,
       progress) and checkpoint.safetensors (adapter, optimizer, data order, step), saved every --save-every steps
