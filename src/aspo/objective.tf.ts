@@ -114,9 +114,12 @@ export function aspoObjectiveTf(input: AspoTfInput): AspoTfResult {
     const onePlusWeight = Array.isArray(weights) ? null : tf.add(1, weights);
     // Picked by a one-hot product, not gathered: gather's gradient (UnsortedSegmentSum) is missing on WASM, and
     // backprop reaches this pick whenever the weights come from the policy (sentenceWeightsTf). Each value is
-    // w + 0·(the others), the weight itself.
+    // w + 0·(the others), the weight itself. oneHot refuses a depth below 2, which a one-sentence response asks
+    // for: it gets a column more, cut off.
+    const oneHotUnits = (n: number) =>
+      tf.slice(tf.cast(tf.oneHot(tf.tensor1d(tokenUnit, 'int32'), Math.max(2, n)), 'float32'), [0, 0], [-1, n]);
     const coefficients = onePlusWeight
-      ? (tf.matMul(tf.cast(tf.oneHot(tf.tensor1d(tokenUnit, 'int32'), onePlusWeight.size), 'float32'), onePlusWeight.reshape([-1, 1])).reshape([-1]) as tf.Tensor1D)
+      ? (tf.matMul(oneHotUnits(onePlusWeight.size), onePlusWeight.reshape([-1, 1])).reshape([-1]) as tf.Tensor1D)
       : tf.tensor1d(
           tokenUnit.map((u) => 1 + (weights as number[])[u]),
           'float32',
