@@ -1,15 +1,15 @@
 /**
  * The headless `train` command (scripts/cli/train.ts), run in-process on the tiny SmolVLM with PNG images (and
- * the tiny SmolLM2 where text is enough), and once as a child process that gets a real SIGINT.
+ * the tiny SmolLM2 where text is enough), and once as a child process that gets a real SIGINT. The command starts
+ * its own TF.js backend (--backend, default wasm), in-process as in the child.
  */
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import * as tf from '@tensorflow/tfjs';
 import { RawImage } from '@huggingface/transformers';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { trainCommand } from '../../scripts/cli/train';
 import { FIXTURE_MODELS } from '../../scripts/lib/nodeModelSource';
 import { toJsonl } from '../data/pairs';
@@ -21,10 +21,6 @@ const VLM = join(FIXTURE_MODELS, 'tiny-smolvlm');
 const LM = join(FIXTURE_MODELS, 'tiny-smollm2');
 const ROOT = resolve(import.meta.dirname, '..', '..');
 
-beforeAll(async () => {
-  await tf.setBackend('cpu');
-  await tf.ready();
-});
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 const METRIC_KEYS = [
