@@ -1,7 +1,7 @@
 /**
  * The same numbers on every backend: per-token log-probs of the tiny SmolVLM (with an image, adapters on) and one
  * LoRA step of the trainer (its loss and the adapters it leaves) on the pure-JS CPU backend and on each backend a
- * run may use instead — WASM under Node, WebGPU in Chromium. Each backend gets its own engine: tensors
+ * run may use instead — WASM under Node; WebGPU and WASM in Chromium. Each backend gets its own engine: tensors
  * live on the backend that made them, and the engine caches image features.
  */
 import * as tf from '@tensorflow/tfjs';
@@ -18,7 +18,7 @@ import { loraOptions, Trainer } from './trainer';
 
 const TOL = 1e-4;
 const IN_NODE = typeof window === 'undefined';
-const OTHERS: TestBackend[] = IN_NODE ? ['wasm'] : ['webgpu'];
+const OTHERS: TestBackend[] = IN_NODE ? ['wasm'] : ['webgpu', 'wasm'];
 
 const PROMPT = 'What is in the picture?';
 const RESPONSES = ['A red square. It sits on blue ground, 3 cm wide.', 'A green circle!'];

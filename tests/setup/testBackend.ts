@@ -28,6 +28,8 @@ export async function switchBackend(name: TestBackend): Promise<void> {
     await startNodeBackend(name);
   } else {
     if (name === 'webgpu') await import('@tensorflow/tfjs-backend-webgpu');
+    // The tab's backend module registers WASM with the app's own binaries (setWasmPaths), as the page does.
+    if (name === 'wasm') await import('../../src/tf/backend');
     if (!(await tf.setBackend(name))) throw new Error(`TF.js backend ${name} could not start in this browser`);
     await tf.ready();
   }
