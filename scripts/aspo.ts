@@ -23,7 +23,7 @@ const usage = () =>
 
 async function main() {
   const [command, ...rest] = process.argv.slice(2);
-  const entry = command ? COMMANDS[command] : undefined;
+  const entry = command && Object.hasOwn(COMMANDS, command) ? COMMANDS[command] : undefined;
   if (!entry) throw new UsageError(command ? `unknown command "${command}"` : 'no command given');
   const result = await entry.run(rest);
   // Exits once the output is written: with a GPU device open, Dawn's Node bindings (--backend webgpu) can keep the

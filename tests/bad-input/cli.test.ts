@@ -57,6 +57,7 @@ const withPairs = (d: string) => void write(join(d, 'pairs.jsonl'), `${GOOD_PAIR
 
 const usageCases: CliCase[] = [
   { name: 'an unknown command', args: () => ['frobnicate'], exit: 2, stderr: [/unknown command "frobnicate"/, /usage: npm run aspo -- <command>/] },
+  { name: 'a command name inherited from Object', args: () => ['constructor'], exit: 2, stderr: [/unknown command "constructor"/, /usage: npm run aspo -- <command>/] },
   { name: 'no command', args: () => [], exit: 2, stderr: [/no command given/, /usage:/] },
   { name: 'logprobs without --response', args: () => ['logprobs', '--model', SMOLLM2, '--prompt', 'x'], exit: 2, stderr: [/--response is required/] },
   { name: 'an unknown option', args: () => ['logprobs', '--model', SMOLLM2, '--prompt', 'x', '--response', 'y', '--bogus'], exit: 2, stderr: [/Unknown option '--bogus'/] },
