@@ -17,11 +17,12 @@
  *    tokens, counted from the layer's ops: norms, projections, rotary, attention scores and softmax, the MLP), and the
  *    logits at the response positions three times (logits, their exp, the one-hot pick); for inference one layer's
  *    worth at a time (tf.tidy frees the others); with an image, one SigLIP layer over the patches;
- *  - wasm, training: twice the bytes of the language model's matrices on top. Measured on the SmolVLM-256M shape
- *    (bench:cpu's memory part): a LoRA step grows the heap by about that, whatever the sequence length — the
- *    gradient tape saves every input of a product and tfjs-backend-wasm's Identity kernel copies it (the CPU
- *    backend's shares the data), and the backward product dX = dY·W takes the frozen matrix untransposed, which the
- *    wasm kernel packs into a copy of its own.
+ *  - wasm, training: the gradient tape keeps a clone of every input an op saves for its backward pass, and
+ *    tfjs-backend-wasm 4.22's Identity kernel copies the data where the CPU backend shares it: one copy of each
+ *    frozen matrix of the language model, and the activations several times over (once per op that saves them).
+ *    Fitted to tf.profile's peak of a LoRA step on the SmolVLM-256M shape (1.91, 2.73, 3.86 GB at 2 sequences of
+ *    9, 33, 65 tokens; the heap reached 2.4, 3.1, 4.0 GB, and at 129 tokens the step aborted, out of memory): the
+ *    matrices once more and {@link WASM_TRAINING_ACTIVATION_COPIES} times the activations above.
  */
 import * as tf from '@tensorflow/tfjs';
 import type { ModelConfig } from '../config';
@@ -38,6 +39,9 @@ export type MemoryUse = 'training' | 'inference';
 export const WASM32_HEAP_BYTES = 4294901760;
 
 const FLOAT32 = 4;
+
+/** wasm training: how many times the activations are held (see the header); fitted on the 256M shape. */
+export const WASM_TRAINING_ACTIVATION_COPIES = 5;
 
 /** The run a load must leave room for: the shortest worth doing, a chosen/rejected pair of 64 tokens each. */
 export interface RunShape {
@@ -89,7 +93,7 @@ export interface WorkingSet {
   use: MemoryUse;
   run: RunShape;
   weightBytes: number;
-  /** wasm training: the tape's copies and the backward product's packed copies of the language model's matrices. */
+  /** wasm training: the tape's copy of each of the language model's matrices. */
   matrixCopyBytes: number;
   activationBytes: number;
   totalBytes: number;
@@ -112,8 +116,9 @@ function activationBytes(config: ModelConfig, use: MemoryUse, run: RunShape): nu
 /** The estimated peak bytes of one run of `config` on `backend`. */
 export function workingSet(config: ModelConfig, backend: string, use: MemoryUse, run: RunShape = REFERENCE_RUN): WorkingSet {
   const bytes = modelBytes(config);
-  const matrixCopyBytes = backend === 'wasm' && use === 'training' ? 2 * bytes.textMatrixBytes : 0;
-  const activations = activationBytes(config, use, run);
+  const wasmTraining = backend === 'wasm' && use === 'training';
+  const matrixCopyBytes = wasmTraining ? bytes.textMatrixBytes : 0;
+  const activations = activationBytes(config, use, run) * (wasmTraining ? WASM_TRAINING_ACTIVATION_COPIES : 1);
   return {
     backend,
     use,
@@ -181,7 +186,7 @@ export function memoryFit(config: ModelConfig, use: MemoryUse, limit: BackendLim
     const what = use === 'training' ? 'a LoRA training step' : 'a forward pass';
     reason =
       `${what} on ${limit.backend} needs about ${formatBytes(ws.totalBytes)} (${formatBytes(bytes.weightBytes)} of float32 weights` +
-      `${ws.matrixCopyBytes ? `, ${formatBytes(ws.matrixCopyBytes)} of copies of its matrices` : ''}, ${formatBytes(ws.activationBytes)} of activations` +
+      `${ws.matrixCopyBytes ? `, ${formatBytes(ws.matrixCopyBytes)} of the tape's copies of its matrices` : ''}, ${formatBytes(ws.activationBytes)} of activations` +
       ` for ${REFERENCE_RUN.sequences} sequences of ${REFERENCE_RUN.tokens} tokens), more than ${limit.backend} can hold (${limit.source}: ${formatBytes(limit.totalBytes)})`;
   } else if (limit.bufferBytes !== null && bytes.largestTensor.bytes > limit.bufferBytes) {
     reason =
@@ -189,6 +194,25 @@ export function memoryFit(config: ModelConfig, use: MemoryUse, limit: BackendLim
       ` (${formatBytes(limit.bufferBytes)})`;
   }
   return { fits: reason === null, bytes, workingSet: ws, limit, reason };
+}
+
+/**
+ * The longest sequences (prompt and response, half of it response, text only) of a chosen/rejected pair whose LoRA
+ * step fits `limit`'s backend by the estimate: 0 when none does, null when the backend names no total limit.
+ */
+export function longestTrainingPair(config: ModelConfig, limit: BackendLimit): number | null {
+  if (limit.totalBytes === null) return null;
+  const fits = (tokens: number) =>
+    workingSet(config, limit.backend, 'training', { sequences: 2, tokens, responseTokens: Math.ceil(tokens / 2), image: false }).totalBytes <= limit.totalBytes!;
+  let lo = 0;
+  let hi = config.text.maxPositionEmbeddings;
+  if (fits(hi)) return hi;
+  while (hi - lo > 1) {
+    const mid = (lo + hi) >> 1;
+    if (fits(mid)) lo = mid;
+    else hi = mid;
+  }
+  return lo;
 }
 
 /** How to pick a backend, named the way the user switches to it. */
