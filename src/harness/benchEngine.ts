@@ -5,7 +5,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { Idefics3Config } from '../models/config';
 import { Prng } from '../models/prng';
-import { urlPrefixSource } from '../models/sources';
+import { urlPrefixSource, type ModelSource } from '../models/sources';
 import { loadTfjsEngine, type EncodedPrompt, type EncodedResponse, type TfjsEngine } from '../models/tfjs/engine';
 import { parameterCount } from '../models/tfjs/weights';
 import { Adam } from '../train/adam';
@@ -41,12 +41,13 @@ export function disposeBench(): void {
   bench = null;
 }
 
-export async function benchLoad(model: BenchModel): Promise<BenchLoadResult> {
+/** `sourceOf` reads a `url` model: the page's own URLs, or (bench:cpu in Node) the folder the URL serves. */
+export async function benchLoad(model: BenchModel, sourceOf: (url: string) => ModelSource = urlPrefixSource): Promise<BenchLoadResult> {
   disposeBench();
   const t0 = performance.now();
   let engine: TfjsEngine;
   if (model.kind === 'url') {
-    engine = await loadTfjsEngine(urlPrefixSource(model.url));
+    engine = await loadTfjsEngine(sourceOf(model.url));
     if (engine.config.modelType !== 'idefics3') throw new Error(`${model.url} is not a SmolVLM (Idefics3) model`);
   } else {
     // Token ids are synthetic: the engine's tokenizer and processor are never used by responseLogprobs.

@@ -7,6 +7,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { env } from '@huggingface/transformers';
 import { initBackend } from '../tf/backend';
+import { benchOnnxThreads } from './benchCpu';
 import { benchImageFeatures, benchKey, benchLoad, benchLogprobs, benchTrainStep, disposeBench } from './benchEngine';
 import { benchClipLoad, benchClipScore, benchClipUnload, benchEngineLogprobs, benchEnginesLoad, benchEnginesUnload } from './benchScore';
 import { benchTrainer, benchTrainerSetup, benchTrainerUnload } from './benchTrain';
@@ -53,6 +54,7 @@ const harness: AspoHarness = {
   benchTrainerSetup: (args) => serial('setting up the trainers', () => benchTrainerSetup(args)),
   benchTrainer: (args) => serial('trainer benchmark', () => benchTrainer(args)),
   benchTrainerUnload: () => serial('unloading the trainers', async () => benchTrainerUnload()),
+  benchOnnxThreads: (args) => serial(`ONNX Runtime WebAssembly on ${args.numThreads} thread(s)`, () => benchOnnxThreads(args)),
   isolation: () => serial('isolation', isolation),
 };
 

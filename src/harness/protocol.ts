@@ -214,6 +214,30 @@ export interface IsolationInfo {
   onnxThreads: number | null;
 }
 
+/** ONNX Runtime WebAssembly log-probs with a given thread count (scripts/bench-cpu.ts), in a fresh page. */
+export interface OnnxThreadsArgs {
+  modelUrl: string;
+  /** Set as `env.backends.onnx.wasm.numThreads` before the first session is created. */
+  numThreads: number;
+  prompt: string;
+  responses: string[];
+  warmupRuns: number;
+  runs: number;
+}
+
+export interface OnnxThreadsResult {
+  crossOriginIsolated: boolean;
+  hardwareConcurrency: number;
+  numThreadsAsked: number;
+  /** `numThreads` once the sessions exist: ONNX Runtime sets 1 where the page is not cross-origin isolated. */
+  numThreadsAfterLoad: number | null;
+  device: OnnxDevice;
+  loadMs: number;
+  runsMs: number[];
+  /** Response tokens scored per run (all responses). */
+  responseTokens: number;
+}
+
 export interface AspoHarness {
   backend(): string;
   setBackend(name: BackendName): Promise<string>;
@@ -251,6 +275,8 @@ export interface AspoHarness {
   /** Steps the set-up trainers (interleaved, on the main thread) and times each step. */
   benchTrainer(args: TrainerBenchArgs): Promise<TrainerBenchResult>;
   benchTrainerUnload(): Promise<MemoryInfo>;
+  /** Loads the ONNX engine on WebAssembly with `numThreads` threads and times its log-probs (once per page). */
+  benchOnnxThreads(args: OnnxThreadsArgs): Promise<OnnxThreadsResult>;
   /** Whether the page is cross-origin isolated, and the threads of TF.js' WASM backend and of ONNX Runtime. */
   isolation(): Promise<IsolationInfo>;
 }
