@@ -26,7 +26,7 @@
  */
 import { GraphBuilder, type WeightTensor } from './builder';
 import { encoderBlock, type WeightMap } from './idefics3';
-import { clipFamily } from '../../src/models/families/clip';
+import { clipFamily, clipPoolingRule } from '../../src/models/families/clip';
 import { Prng } from '../../src/models/prng';
 
 export interface ClipTextConfig {
@@ -104,10 +104,7 @@ function vec(g: GraphBuilder, weights: WeightMap, name: string, n: number): stri
   return g.initFloat(name, [n], need(weights, name, [n]).data);
 }
 
-/** The text-tower rule of `CLIPTextTransformer` for the pooled position. */
-export function clipPoolingRule(eosTokenId: number | undefined): 'argmax' | 'first-eos' {
-  return eosTokenId === 2 || eosTokenId === undefined ? 'argmax' : 'first-eos';
-}
+export { clipPoolingRule };
 
 function buildText(config: ClipConfig, weights: WeightMap): Uint8Array {
   const tc = config.text_config;
@@ -225,11 +222,28 @@ export interface TinyClipOptions {
   padTokenId?: number;
   /** Text context length (default 16). */
   maxPositionEmbeddings?: number;
+  /** Each tower's width and depth (default hidden 32, intermediate 64, 4 heads, 2 layers). */
+  text?: ClipTowerSize;
+  vision?: ClipTowerSize;
+  /** Vision input (default 32 pixels, patch 8). */
+  imageSize?: number;
+  patchSize?: number;
+  /** Default 16. */
+  projectionDim?: number;
 }
 
+export interface ClipTowerSize {
+  hidden: number;
+  intermediate: number;
+  heads: number;
+  layers: number;
+}
+
+const TINY_TOWER: ClipTowerSize = { hidden: 32, intermediate: 64, heads: 4, layers: 2 };
+
 /**
- * A tiny random CLIP in Hugging Face layout: text hidden 32 (2 layers, 4
- * heads), vision image 32 / patch 8 / hidden 32 (2 layers, 4 heads),
+ * A tiny random CLIP in Hugging Face layout: by default text hidden 32 (2
+ * layers, 4 heads), vision image 32 / patch 8 / hidden 32 (2 layers, 4 heads),
  * projection 16. Same seed → same weights.
  */
 export function makeTinyClip(seed: number, opts: TinyClipOptions = {}): { config: ClipConfig; weights: WeightMap } {
@@ -237,7 +251,9 @@ export function makeTinyClip(seed: number, opts: TinyClipOptions = {}): { config
   const eos = opts.eosTokenId ?? vocabSize - 1;
   const bos = opts.bosTokenId ?? vocabSize - 2;
   const pad = opts.padTokenId ?? eos;
-  const projection = 16;
+  const projection = opts.projectionDim ?? 16;
+  const text = opts.text ?? TINY_TOWER;
+  const vision = opts.vision ?? TINY_TOWER;
   const config: ClipConfig = {
     architectures: ['CLIPModel'],
     model_type: 'clip',
@@ -246,10 +262,10 @@ export function makeTinyClip(seed: number, opts: TinyClipOptions = {}): { config
     initializer_factor: 1.0,
     text_config: {
       model_type: 'clip_text_model',
-      hidden_size: 32,
-      intermediate_size: 64,
-      num_attention_heads: 4,
-      num_hidden_layers: 2,
+      hidden_size: text.hidden,
+      intermediate_size: text.intermediate,
+      num_attention_heads: text.heads,
+      num_hidden_layers: text.layers,
       vocab_size: vocabSize,
       max_position_embeddings: opts.maxPositionEmbeddings ?? 16,
       hidden_act: 'quick_gelu',
@@ -262,12 +278,12 @@ export function makeTinyClip(seed: number, opts: TinyClipOptions = {}): { config
     },
     vision_config: {
       model_type: 'clip_vision_model',
-      hidden_size: 32,
-      intermediate_size: 64,
-      num_attention_heads: 4,
-      num_hidden_layers: 2,
-      image_size: 32,
-      patch_size: 8,
+      hidden_size: vision.hidden,
+      intermediate_size: vision.intermediate,
+      num_attention_heads: vision.heads,
+      num_hidden_layers: vision.layers,
+      image_size: opts.imageSize ?? 32,
+      patch_size: opts.patchSize ?? 8,
       num_channels: 3,
       hidden_act: 'quick_gelu',
       layer_norm_eps: 1e-5,

@@ -1,8 +1,9 @@
 /** The tiny CLIP (openai/clip-vit-base-patch32 layout: CLIPTokenizer, CLIPImageProcessor, F32 weights). */
 import { serializeSafetensors, type SafetensorsTensor } from '../../src/models/safetensors';
-import { buildClipOnnx, makeTinyClip } from '../onnx/clip';
+import { buildClipOnnx, makeTinyClip, type ClipConfig } from '../onnx/clip';
+import type { WeightMap } from '../onnx/idefics3';
 import { json, readme, weightsAsStored, type TinyModel } from './common';
-import { addedTokensDecoder, buildClipTokenizer, CLIP_BOS, CLIP_EOS } from './tokenizer';
+import { addedTokensDecoder, buildClipTokenizer, CLIP_BOS, CLIP_EOS, type TinyTokenizer } from './tokenizer';
 
 export const TINY_CLIP_SEED = 3;
 /** CLIP's text window of the tiny CLIP (`max_position_embeddings` = `model_max_length`), small so truncation is testable. */
@@ -19,11 +20,20 @@ export function makeTinyClipModel(seed = TINY_CLIP_SEED): TinyModel {
     padTokenId: eos,
     maxPositionEmbeddings: TINY_CLIP_CONTEXT,
   });
+  return clipModelFolder('tiny-clip', config, weights, tok, readme('tiny-clip', seed, 'CLIPModel (openai/clip-vit-base-patch32 layout)'));
+}
+
+/**
+ * A CLIP's Hugging Face folder (openai/clip-vit-base-patch32 layout): config.json, the tokenizer's files,
+ * preprocessor_config.json, F32 model.safetensors and the ONNX towers built from the stored tensors.
+ */
+export function clipModelFolder(name: string, config: ClipConfig, weights: WeightMap, tok: TinyTokenizer, readmeText: string): TinyModel {
+  const context = config.text_config.max_position_embeddings;
   const fullConfig = { ...config, torch_dtype: 'float32', transformers_version: '4.46.0' };
   const tensors: Record<string, SafetensorsTensor> = {};
-  for (const [name, w] of weights) tensors[name] = { dtype: 'F32', shape: w.shape, data: w.data };
+  for (const [tensor, w] of weights) tensors[tensor] = { dtype: 'F32', shape: w.shape, data: w.data };
   const safetensors = serializeSafetensors(tensors, { format: 'pt' });
-  const onnx = buildClipOnnx(config, weightsAsStored(safetensors, 'tiny-clip/model.safetensors'));
+  const onnx = buildClipOnnx(config, weightsAsStored(safetensors, `${name}/model.safetensors`));
   const tokenizerConfig = {
     add_prefix_space: false,
     added_tokens_decoder: addedTokensDecoder(tok),
@@ -32,7 +42,7 @@ export function makeTinyClipModel(seed = TINY_CLIP_SEED): TinyModel {
     do_lower_case: true,
     eos_token: CLIP_EOS,
     errors: 'replace',
-    model_max_length: TINY_CLIP_CONTEXT,
+    model_max_length: context,
     pad_token: CLIP_EOS,
     processor_class: 'CLIPProcessor',
     tokenizer_class: 'CLIPTokenizer',
@@ -57,11 +67,11 @@ export function makeTinyClipModel(seed = TINY_CLIP_SEED): TinyModel {
     size: { shortest_edge: size },
   };
   return {
-    name: 'tiny-clip',
+    name,
     config: fullConfig,
     tokenizer: tok,
     files: {
-      'README.md': readme('tiny-clip', seed, 'CLIPModel (openai/clip-vit-base-patch32 layout)'),
+      'README.md': readmeText,
       'config.json': json(fullConfig),
       'tokenizer.json': json(tok.json),
       'tokenizer_config.json': json(tokenizerConfig),

@@ -209,14 +209,14 @@ export const CLIP_EOS = '<|endoftext|>';
 /**
  * A byte-level BPE tokenizer.json in CLIP's arrangement: lower-casing normalizer, the two special tokens at the
  * end of the vocabulary (`<|startoftext|>` = V − 2, `<|endoftext|>` = V − 1, as in openai/clip-vit-base-patch32),
- * and a post-processor that wraps every text in them.
+ * and a post-processor that wraps every text in them. The merges are learnt from `corpus` (lower-cased).
  */
-export function buildClipTokenizer(): TinyTokenizer {
+export function buildClipTokenizer(corpus: string = TINY_CORPUS, numMerges: number = CLIP_NUM_MERGES): TinyTokenizer {
   const b2u = bytesToUnicode();
   const vocab: Record<string, number> = {};
   let next = 0;
   for (let b = 0; b < 256; b++) vocab[b2u[b]] = next++;
-  const merges = trainBpe(TINY_CORPUS.toLowerCase(), CLIP_NUM_MERGES);
+  const merges = trainBpe(corpus.toLowerCase(), numMerges);
   for (const [a, b] of merges) {
     if (!(a + b in vocab)) vocab[a + b] = next++;
   }

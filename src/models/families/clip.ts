@@ -53,6 +53,14 @@ function clipWeightShapes(config: ClipShapeConfig): Map<string, number[]> {
   return out;
 }
 
+/**
+ * The text tower's pooled position, by `CLIPTextTransformer.forward`'s rule: with the legacy `eos_token_id == 2`
+ * (OpenAI's configs) it is `argmax(input_ids)`; otherwise the first position where `input_ids == eos_token_id`.
+ */
+export function clipPoolingRule(eosTokenId: number | undefined): 'argmax' | 'first-eos' {
+  return eosTokenId === 2 || eosTokenId === undefined ? 'argmax' : 'first-eos';
+}
+
 export interface ClipFamily {
   modelTypes: readonly string[];
   weightShapes(config: ClipShapeConfig): Map<string, number[]>;
