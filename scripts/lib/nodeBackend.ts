@@ -7,9 +7,9 @@ import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
 import { getThreadsCount } from '@tensorflow/tfjs-backend-wasm';
 import { existsSync } from 'node:fs';
-import { shareIdentityOnWasm } from '../../src/tf/wasmIdentity';
+import { installOurWasmKernels } from '../../src/tf/wasmKernels';
 
-shareIdentityOnWasm();
+installOurWasmKernels();
 
 export const NODE_BACKENDS = ['wasm', 'cpu', 'webgpu'] as const;
 export type NodeBackend = (typeof NODE_BACKENDS)[number];

@@ -4,7 +4,7 @@ import { getThreadsCount, setThreadsCount, setWasmPaths } from '@tensorflow/tfjs
 import wasmPlain from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm.wasm?url';
 import wasmSimd from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm-simd.wasm?url';
 import wasmThreadedSimd from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm-threaded-simd.wasm?url';
-import { shareIdentityOnWasm } from './wasmIdentity';
+import { installOurWasmKernels } from './wasmKernels';
 
 export type BackendName = 'webgpu' | 'webgl' | 'wasm' | 'cpu';
 
@@ -36,7 +36,7 @@ setWasmPaths({
   'tfjs-backend-wasm-simd.wasm': wasmSimd,
   'tfjs-backend-wasm-threaded-simd.wasm': wasmThreadedSimd,
 });
-shareIdentityOnWasm();
+installOurWasmKernels();
 
 // tfjs-backend-wasm's own default, and cap, is half the logical cores: one thread on a 2-core machine. One per
 // logical core instead (scripts/lib/tfjsWasmThreads.ts lifts the cap), up to the 8 workers the threaded build starts
