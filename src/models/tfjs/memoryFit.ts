@@ -17,12 +17,15 @@
  *    tokens, counted from the layer's ops: norms, projections, rotary, attention scores and softmax, the MLP), and the
  *    logits at the response positions three times (logits, their exp, the one-hot pick); for inference one layer's
  *    worth at a time (tf.tidy frees the others); with an image, one SigLIP layer over the patches;
- *  - wasm, training: the gradient tape keeps a clone of every input an op saves for its backward pass, and
- *    tfjs-backend-wasm 4.22's Identity kernel copies the data where the CPU backend shares it: one copy of each
- *    frozen matrix of the language model, and the activations several times over (once per op that saves them).
- *    Fitted to tf.profile's peak of a LoRA step on the SmolVLM-256M shape (1.91, 2.73, 3.86 GB at 2 sequences of
- *    9, 33, 65 tokens; the heap reached 2.4, 3.1, 4.0 GB, and at 129 tokens the step aborted, out of memory): the
- *    matrices once more and {@link WASM_TRAINING_ACTIVATION_COPIES} times the activations above.
+ *  - wasm, training: fitted to the WebAssembly heap after one LoRA step (optimizerStep, DPO) on the SmolVLM-256M
+ *    shape, in a fresh process per length (scripts/wasm-step-memory.ts; the heap only grows, and by at most 96 MiB
+ *    more than was asked, so it bounds the step's need from above): 1.83, 2.33, 3.05, 3.81, 4.21 GB at 2 sequences of
+ *    9, 33, 65, 97, 113 tokens; at 129 the step aborted, out of the 4 GiB. With Identity sharing its input's data
+ *    (src/tf/wasmKernels.ts) the heap grows by 2.9 times the activations above and holds, beyond the weights
+ *    and those, 0.63 GB at every length; the estimate takes {@link WASM_TRAINING_ACTIVATION_COPIES} times the activations and,
+ *    as that constant, one copy of the language model's matrices and one of its largest tensor (0.65 GB), so that
+ *    it lies above every measured heap and its longest pair below the longest that ran. (Before the sharing, one
+ *    copy of each matrix the tape saved and 5 of the activations: 2.4, 3.1, 4.0 GB at 9, 33, 65 tokens.)
  */
 import * as tf from '@tensorflow/tfjs';
 import type { ModelConfig } from '../config';
@@ -40,8 +43,8 @@ export const WASM32_HEAP_BYTES = 4294901760;
 
 const FLOAT32 = 4;
 
-/** wasm training: how many times the activations are held (see the header); fitted on the 256M shape. */
-export const WASM_TRAINING_ACTIVATION_COPIES = 5;
+/** wasm training: how many times the activations are held (see the header); fitted on the 256M shape (2.9). */
+export const WASM_TRAINING_ACTIVATION_COPIES = 3;
 
 /** The run a load must leave room for: the shortest worth doing, a chosen/rejected pair of 64 tokens each. */
 export interface RunShape {
@@ -93,8 +96,11 @@ export interface WorkingSet {
   use: MemoryUse;
   run: RunShape;
   weightBytes: number;
-  /** wasm training: the tape's copy of each of the language model's matrices. */
-  matrixCopyBytes: number;
+  /**
+   * wasm training: what the heap holds beyond the weights and the activations, the same at every length (see the
+   * header): the language model's matrices and its largest tensor once more.
+   */
+  reserveBytes: number;
   activationBytes: number;
   totalBytes: number;
 }
@@ -117,16 +123,16 @@ function activationBytes(config: ModelConfig, use: MemoryUse, run: RunShape): nu
 export function workingSet(config: ModelConfig, backend: string, use: MemoryUse, run: RunShape = REFERENCE_RUN): WorkingSet {
   const bytes = modelBytes(config);
   const wasmTraining = backend === 'wasm' && use === 'training';
-  const matrixCopyBytes = wasmTraining ? bytes.textMatrixBytes : 0;
+  const reserveBytes = wasmTraining ? bytes.textMatrixBytes + bytes.largestTensor.bytes : 0;
   const activations = activationBytes(config, use, run) * (wasmTraining ? WASM_TRAINING_ACTIVATION_COPIES : 1);
   return {
     backend,
     use,
     run,
     weightBytes: bytes.weightBytes,
-    matrixCopyBytes,
+    reserveBytes,
     activationBytes: activations,
-    totalBytes: bytes.weightBytes + matrixCopyBytes + activations,
+    totalBytes: bytes.weightBytes + reserveBytes + activations,
   };
 }
 
@@ -186,7 +192,7 @@ export function memoryFit(config: ModelConfig, use: MemoryUse, limit: BackendLim
     const what = use === 'training' ? 'a LoRA training step' : 'a forward pass';
     reason =
       `${what} on ${limit.backend} needs about ${formatBytes(ws.totalBytes)} (${formatBytes(bytes.weightBytes)} of float32 weights` +
-      `${ws.matrixCopyBytes ? `, ${formatBytes(ws.matrixCopyBytes)} of the tape's copies of its matrices` : ''}, ${formatBytes(ws.activationBytes)} of activations` +
+      `${ws.reserveBytes ? `, ${formatBytes(ws.reserveBytes)} that a training step's heap holds besides` : ''}, ${formatBytes(ws.activationBytes)} of activations` +
       ` for ${REFERENCE_RUN.sequences} sequences of ${REFERENCE_RUN.tokens} tokens), more than ${limit.backend} can hold (${limit.source}: ${formatBytes(limit.totalBytes)})`;
   } else if (limit.bufferBytes !== null && bytes.largestTensor.bytes > limit.bufferBytes) {
     reason =
@@ -197,13 +203,18 @@ export function memoryFit(config: ModelConfig, use: MemoryUse, limit: BackendLim
 }
 
 /**
- * The longest sequences (prompt and response, half of it response, text only) of a chosen/rejected pair whose LoRA
- * step fits `limit`'s backend by the estimate: 0 when none does, null when the backend names no total limit.
+ * The longest sequences (prompt and response, text only) of a chosen/rejected pair whose LoRA step fits `limit`'s
+ * backend by the estimate: 0 when none does, null when the backend names no total limit. `responseTokens` says how
+ * many of a sequence's tokens are response (the LM head runs there): by default half of them.
  */
-export function longestTrainingPair(config: ModelConfig, limit: BackendLimit): number | null {
+export function longestTrainingPair(
+  config: ModelConfig,
+  limit: BackendLimit,
+  responseTokens: (tokens: number) => number = (tokens) => Math.ceil(tokens / 2),
+): number | null {
   if (limit.totalBytes === null) return null;
   const fits = (tokens: number) =>
-    workingSet(config, limit.backend, 'training', { sequences: 2, tokens, responseTokens: Math.ceil(tokens / 2), image: false }).totalBytes <= limit.totalBytes!;
+    workingSet(config, limit.backend, 'training', { sequences: 2, tokens, responseTokens: responseTokens(tokens), image: false }).totalBytes <= limit.totalBytes!;
   let lo = 0;
   let hi = config.text.maxPositionEmbeddings;
   if (fits(hi)) return hi;
