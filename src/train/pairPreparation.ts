@@ -128,8 +128,9 @@ export async function encodePair(ctx: Omit<PairPreparation, 'similarity'>, pair:
     }
   }
   const encoded = await engine.encodePrompt(pair.prompt, image);
-  // Chosen and rejected run in one forward: the model's window, or what its attention fits for two, may be less than maxSeqLen.
-  const fits = engine.sequenceLimit(2);
+  // Chosen and rejected run in one forward: the model's window, what its attention fits for two, or what a training
+  // step of theirs leaves room for in the backend's memory, may be less than maxSeqLen.
+  const fits = engine.trainingPairLimit();
   const limit = maxSeqLen <= fits.tokens ? { tokens: maxSeqLen, name: 'maxSeqLen' } : fits;
   if (limit.tokens - encoded.promptIds.length < 1) {
     return { leftOut: `${label} left out: its prompt alone has ${encoded.promptIds.length} tokens, ${limit.name} is ${limit.tokens}` };

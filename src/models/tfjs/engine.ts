@@ -21,7 +21,7 @@ import { loadProcessor, loadTokenizer } from '../transformersEnv';
 import type { Idefics3Model } from './idefics3';
 import type { LlamaModel } from './llama';
 import type { LoraOptions } from './lora';
-import { activeBackendLimit, checkModelFits, type MemoryUse } from './memoryFit';
+import { activeBackendLimit, checkModelFits, formatBytes, longestTrainingPair, type MemoryUse } from './memoryFit';
 import type { WeightMap } from './weightReader';
 import { DEFAULT_LORA, loadTfjsModel } from './weights';
 
@@ -95,6 +95,23 @@ export class TfjsEngine implements MllmEngine {
   /** How many tokens (prompt and response) a forward over `batch` sequences may hold on the active backend. */
   sequenceLimit(batch: number): SequenceLimit {
     return sequenceLimit(this.config.text, batch, largestBufferBytes(), tf.getBackend());
+  }
+
+  /**
+   * How many tokens (prompt and response) each sequence of a chosen/rejected pair may hold in a LoRA training step
+   * on the active backend: the forward's {@link sequenceLimit} for two, or fewer where the step's working set
+   * (memoryFit.ts's estimate, every token counted as response) would outgrow what the backend holds in all — on wasm
+   * the 4 GiB heap, which a step cannot outgrow without aborting the process.
+   */
+  trainingPairLimit(): SequenceLimit {
+    const forward = this.sequenceLimit(2);
+    const memory = activeBackendLimit();
+    const longest = longestTrainingPair(this.config, memory, (tokens) => tokens);
+    if (longest === null || longest >= forward.tokens) return forward;
+    return {
+      tokens: longest,
+      name: `the longest sequence of a pair whose LoRA training step fits the ${memory.backend} backend's memory (${memory.source}: ${formatBytes(memory.totalBytes!)})`,
+    };
   }
 
   /** Encodes the templated prompt; with an image, runs the image processor and the frozen vision tower once per image. */
