@@ -42,7 +42,8 @@ export const logprobsCommand: Command = {
     let engine: MllmEngine;
     if (backendName) {
       backend = await startBackend(backendName);
-      engine = await loadTfjsEngine(source);
+      // Scoring is a forward pass: a model too large to train on this backend may still score on it.
+      engine = await loadTfjsEngine(source, { use: 'inference' });
     } else {
       engine = await loadOnnxEngine(source, { device: 'cpu' });
     }
