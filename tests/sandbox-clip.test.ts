@@ -36,12 +36,13 @@ afterAll(() => scorer.dispose());
 
 describe('the sandbox CLIP', () => {
   // Issue 12 asks for ≥ 90 % of the held-out pairs; the committed model does not reach it (its README gives the
-  // figures: colour, background and absent objects are learnt, shape and side are not). This pins what it does.
+  // figures: colour, background and absent objects are learnt, count mostly, shape and side not). This pins what it
+  // does.
   it('scores a true held-out sentence above the same sentence made false in most pairs, as its README says', async () => {
     const e = await evaluateClip(scorer);
     expect(e.sameSentence.pairs).toBe(HELD_OUT_SET.length * 4 + HELD_OUT_SET.filter((h) => h.scene.groups.length === 2).length);
-    expect(e.sameSentence.share).toBeGreaterThan(0.7);
-    expect(e.sameSentence.auroc).toBeGreaterThan(0.75);
+    expect(e.sameSentence.share).toBeGreaterThan(0.78);
+    expect(e.sameSentence.auroc).toBeGreaterThan(0.83);
     for (const kind of ['colour', 'background', 'absent-object'] as const) expect({ kind, share: e.byKind[kind].share >= 0.95 }).toEqual({ kind, share: true });
     const readme = readFileSync(join(DIR, 'README.md'), 'utf8');
     const [seed, steps, batch] = /seed (\d+), (\d+) steps of (\d+) training scenes/.exec(readme)!.slice(1).map(Number);

@@ -46,7 +46,7 @@ export interface SandboxClipOptions {
   log?: (line: string) => void;
 }
 
-export const SANDBOX_CLIP_DEFAULTS: SandboxClipOptions = { seed: 1, steps: 800, batch: 32, lr: 5e-3, warmup: 100 };
+export const SANDBOX_CLIP_DEFAULTS: SandboxClipOptions = { seed: 1, steps: 2400, batch: 32, lr: 1.5e-3, warmup: 100 };
 
 /** Text window: the longest sentence of the language is 10 tokens with its start and end tokens. */
 const CONTEXT = 16;
