@@ -17,15 +17,17 @@
  *    tokens, counted from the layer's ops: norms, projections, rotary, attention scores and softmax, the MLP), and the
  *    logits at the response positions three times (logits, their exp, the one-hot pick); for inference one layer's
  *    worth at a time (tf.tidy frees the others); with an image, one SigLIP layer over the patches;
- *  - wasm, training: fitted to the WebAssembly heap after one LoRA step (optimizerStep, DPO) on the SmolVLM-256M
- *    shape, in a fresh process per length (scripts/wasm-step-memory.ts; the heap only grows, and by at most 96 MiB
- *    more than was asked, so it bounds the step's need from above): 1.83, 2.33, 3.05, 3.81, 4.21 GB at 2 sequences of
- *    9, 33, 65, 97, 113 tokens; at 129 the step aborted, out of the 4 GiB. With Identity sharing its input's data
- *    (src/tf/wasmKernels.ts) the heap grows by 2.9 times the activations above and holds, beyond the weights
- *    and those, 0.63 GB at every length; the estimate takes {@link WASM_TRAINING_ACTIVATION_COPIES} times the activations and,
- *    as that constant, one copy of the language model's matrices and one of its largest tensor (0.65 GB), so that
- *    it lies above every measured heap and its longest pair below the longest that ran. (Before the sharing, one
- *    copy of each matrix the tape saved and 5 of the activations: 2.4, 3.1, 4.0 GB at 9, 33, 65 tokens.)
+ *  - wasm, training: fitted to the WebAssembly heap of LoRA steps (optimizerStep, DPO) on the SmolVLM-256M shape,
+ *    a fresh process per length (scripts/wasm-step-memory.ts; the heap only grows, and by at most 96 MiB more than
+ *    was asked, so it bounds the need from above). After one step: 1.83, 2.33, 3.05, 3.81, 4.21 GB at 2 sequences
+ *    of 9, 33, 65, 97, 113 tokens, 129 and 200 aborted (out of the 4 GiB); with Identity sharing its input's data
+ *    (src/tf/wasmKernels.ts) that is the weights, 0.63 GB, and 2.9 times the activations above. Over the next steps
+ *    the heap grows by about 0.4 GB more, then stays (no tensor is left behind: freed blocks are not reused for
+ *    every later request): 2.76 GB at 33 tokens from the third of 7 steps on; after 5 steps 3.48 GB at 65, 3.96 GB
+ *    at 95, 3.91 GB at 88 with a one-token prompt (all response); 4 steps at 111 aborted. A training run takes many
+ *    steps, so the estimate is fitted to those: the weights, {@link WASM_TRAINING_ACTIVATION_COPIES} times the
+ *    activations, and a constant of twice the language model's matrices (1.08 GB; measured 1.05), which puts it
+ *    above every heap measured. (Before the sharing: 2.4, 3.1, 4.0 GB after one step at 9, 33, 65 tokens.)
  */
 import * as tf from '@tensorflow/tfjs';
 import type { ModelConfig } from '../config';
@@ -43,7 +45,7 @@ export const WASM32_HEAP_BYTES = 4294901760;
 
 const FLOAT32 = 4;
 
-/** wasm training: how many times the activations are held (see the header); fitted on the 256M shape (2.9). */
+/** wasm training: how many times the activations are held (see the header); fitted on the 256M shape (2.9, 2.92). */
 export const WASM_TRAINING_ACTIVATION_COPIES = 3;
 
 /** The run a load must leave room for: the shortest worth doing, a chosen/rejected pair of 64 tokens each. */
@@ -97,8 +99,8 @@ export interface WorkingSet {
   run: RunShape;
   weightBytes: number;
   /**
-   * wasm training: what the heap holds beyond the weights and the activations, the same at every length (see the
-   * header): the language model's matrices and its largest tensor once more.
+   * wasm training: what the heap holds beyond the weights and the activations over a run of steps, the same at every
+   * length (see the header): fitted as twice the language model's matrices.
    */
   reserveBytes: number;
   activationBytes: number;
@@ -123,7 +125,7 @@ function activationBytes(config: ModelConfig, use: MemoryUse, run: RunShape): nu
 export function workingSet(config: ModelConfig, backend: string, use: MemoryUse, run: RunShape = REFERENCE_RUN): WorkingSet {
   const bytes = modelBytes(config);
   const wasmTraining = backend === 'wasm' && use === 'training';
-  const reserveBytes = wasmTraining ? bytes.textMatrixBytes + bytes.largestTensor.bytes : 0;
+  const reserveBytes = wasmTraining ? 2 * bytes.textMatrixBytes : 0;
   const activations = activationBytes(config, use, run) * (wasmTraining ? WASM_TRAINING_ACTIVATION_COPIES : 1);
   return {
     backend,
