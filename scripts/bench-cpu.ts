@@ -421,6 +421,7 @@ async function modelPart(plan: ModelPlan, peak: Record<Backend, { gflops: number
     shape: { ...plan.shape, batch: sample.batch, sequenceLength: sample.sequenceLength },
     lora: { r: DEFAULT_LORA.r, alpha: DEFAULT_LORA.alpha, targets: DEFAULT_LORA_TARGETS, trainableParameters: sample.trainableParameters },
     longestTrainingPairOnWasm: longestTrainingPair(plan.config, backendLimit('wasm')),
+    trainerPairCutOnWasm: longestTrainingPair(plan.config, backendLimit('wasm'), (tokens) => tokens),
     rounds: roundsDone,
     runsPerRound: { logprobs: plan.logprobRuns, trainStep: plan.stepRuns },
     roundsNotRun: stopped,
@@ -560,6 +561,7 @@ async function main() {
       matmulLinear:
         "the decoder's gate/up projection of the m256 part as Linear.apply computes it, x·Wᵀ with W [out, in] (matMul transposeB), and with W stored transposed ([in, out], no transposeB), alternated run by run; transposeBOverPretransposed > 1: the layout the model uses now is that many times slower",
       longestTrainingPairOnWasm: "memoryFit.ts's longest pair of sequences (half of each the response, text only) whose LoRA step fits wasm32 by its estimate",
+      trainerPairCutOnWasm: "the tokens (prompt and response) the trainer cuts each sequence of a pair to on wasm (TfjsEngine.trainingPairLimit: the same estimate with every token a response token), where the window and maxSeqLen allow more",
       memory:
         "one more LoRA step of the same shape in the first round, under tf.profile: peakTensorBytes (the tensors TF.js holds, its bookkeeping: on wasm a tensor that shares another's memory is counted again), wasmHeapBytes (the WebAssembly module's memory buffer after the step: it only grows, in steps of up to 20 %, so it is the most the heap has held in this process), rssBytes and maxRssBytes (the whole process); estimate: memoryFit.ts's working set of this step, which the loader checks against the 4 GiB of wasm32 (WASM32_HEAP_BYTES = 4 GiB − 64 KiB)",
       onnxThreads:
