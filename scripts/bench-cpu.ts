@@ -34,7 +34,7 @@ import { backendLimit, formatBytes, longestTrainingPair, modelBytes, WASM32_HEAP
 import { DEFAULT_LORA } from '../src/models/tfjs/weights';
 import { Clock, isSkipped, machine, median, round, Session, skipped, withPreview, type Outcome } from './lib/bench';
 // Renamed: the React hooks lint rule takes any use* function for a hook.
-import { useNodeBackend as startNodeBackend } from './lib/nodeBackend';
+import { startNodeBackend } from './lib/nodeBackend';
 import { FIXTURE_MODELS, nodeFolderSource } from './lib/nodeModelSource';
 
 const clock = new Clock('bench:cpu');

@@ -18,7 +18,7 @@ import { parseModelConfig } from '../src/models/config';
 import { SMOLVLM_256M_INSTRUCT } from '../src/models/knownConfigs';
 import { longestTrainingPair, backendLimit, workingSet } from '../src/models/tfjs/memoryFit';
 // Renamed: the React hooks lint rule takes any use* function for a hook.
-import { useNodeBackend as startNodeBackend } from './lib/nodeBackend';
+import { startNodeBackend } from './lib/nodeBackend';
 
 const CHILD = '--child';
 /** Steps per length (WASM_STEP_RUNS): more than one shows whether the heap keeps growing from step to step. */

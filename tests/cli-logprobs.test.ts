@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { RawImage } from '@huggingface/transformers';
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_NODE_BACKEND, useNodeBackend } from '../scripts/lib/nodeBackend';
+import { DEFAULT_NODE_BACKEND, startNodeBackend } from '../scripts/lib/nodeBackend';
 import { FIXTURE_MODELS, fixtureSource } from '../scripts/lib/nodeModelSource';
 import { loadTfjsEngine } from '../src/models/tfjs/engine';
 
@@ -32,7 +32,7 @@ describe('npm run aspo -- logprobs', () => {
     expect(Object.keys(printed).sort()).toEqual(['backend', 'inputIds', 'responseStart', 'tokens', 'total']);
     expect(printed.backend).toEqual({ name: 'wasm', threads: 1 });
 
-    await useNodeBackend(DEFAULT_NODE_BACKEND);
+    await startNodeBackend(DEFAULT_NODE_BACKEND);
     const engine = await loadTfjsEngine(fixtureSource('tiny-smolvlm'));
     const [direct] = await engine.logprobs({ prompt: 'Colour?', responses: ['Red. Quite red.'], image: await RawImage.read(png) });
     engine.dispose();

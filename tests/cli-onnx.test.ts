@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { RawImage } from '@huggingface/transformers';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DEFAULT_NODE_BACKEND, useNodeBackend } from '../scripts/lib/nodeBackend';
+import { DEFAULT_NODE_BACKEND, startNodeBackend } from '../scripts/lib/nodeBackend';
 import { FIXTURE_MODELS, fixtureSource, nodeFolderSource } from '../scripts/lib/nodeModelSource';
 import { splitSentences } from '../src/aspo';
 import { loadClipScorer } from '../src/models/clip';
@@ -76,7 +76,7 @@ describe('npm run aspo -- logprobs --engine onnx', () => {
       expect(r.total).toBeCloseTo(direct[i].total, 10);
     });
 
-    await useNodeBackend(DEFAULT_NODE_BACKEND);
+    await startNodeBackend(DEFAULT_NODE_BACKEND);
     const tfjs = await loadTfjsEngine(fixtureSource('tiny-smolvlm'));
     const [alone] = await tfjs.logprobs({ prompt: 'Colour?', responses: ['Blue!'], image: await RawImage.read(png) });
     tfjs.dispose();

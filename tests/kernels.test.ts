@@ -7,11 +7,11 @@
  * The full-weight step then runs on WASM for real, and its gradients are checked against the CPU backend's.
  */
 import * as tf from '@tensorflow/tfjs';
-// Registers the WebGPU kernels; the backend itself needs a GPU adapter (useNodeBackend('webgpu') installs one).
+// Registers the WebGPU kernels; the backend itself needs a GPU adapter (startNodeBackend('webgpu') installs one).
 import '@tensorflow/tfjs-backend-webgpu';
 import { RawImage } from '@huggingface/transformers';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { useNodeBackend } from '../scripts/lib/nodeBackend';
+import { startNodeBackend } from '../scripts/lib/nodeBackend';
 import { fixtureSource } from '../scripts/lib/nodeModelSource';
 import { aspoObjectiveTf } from '../src/aspo/objective.tf';
 import { sentenceWeightsTf } from '../src/aspo/weights.tf';
@@ -120,7 +120,7 @@ let cpuGradients: Map<string, Float32Array>;
 let fullWeightKernels: string[];
 
 beforeAll(async () => {
-  await useNodeBackend('cpu');
+  await startNodeBackend('cpu');
   cpu = await load();
   fullWeightKernels = await kernelsOf(async () => {
     cpuGradients = await fullWeightGradients(cpu);
@@ -159,7 +159,7 @@ describe('kernels of a training step', () => {
   });
 
   it("the full-weight step runs on WASM, and its gradients equal the CPU backend's within 1e-4 (relative where large)", async () => {
-    await useNodeBackend('wasm');
+    await startNodeBackend('wasm');
     const wasm = await load();
     try {
       const wasmGradients = await fullWeightGradients(wasm);
@@ -181,7 +181,7 @@ describe('kernels of a training step', () => {
     } finally {
       wasm.pixels.dispose();
       wasm.engine.dispose();
-      await useNodeBackend('cpu');
+      await startNodeBackend('cpu');
     }
   });
 });

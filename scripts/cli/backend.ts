@@ -1,5 +1,5 @@
 // Renamed: the React hooks lint rule takes any use* function for a hook.
-import { DEFAULT_NODE_BACKEND, isNodeBackend, NODE_BACKENDS, useNodeBackend as switchNodeBackend, type NodeBackend } from '../lib/nodeBackend';
+import { DEFAULT_NODE_BACKEND, isNodeBackend, NODE_BACKENDS, startNodeBackend, type NodeBackend } from '../lib/nodeBackend';
 import { UsageError } from './args';
 
 /** What computed a command's numbers, as its JSON output (and train's run.json) records it. */
@@ -42,7 +42,7 @@ export function refuseBackend(values: Record<string, unknown>, what: string): vo
 
 /** Switches TF.js to `name` and says what the output records of it. */
 export async function startBackend(name: NodeBackend): Promise<BackendRecord> {
-  const info = await switchNodeBackend(name);
+  const info = await startNodeBackend(name);
   return {
     name: info.backend,
     ...(info.threads !== null ? { threads: info.threads } : {}),

@@ -51,7 +51,7 @@ async function installDawn(): Promise<string> {
 let dawnAdapter: Promise<string> | null = null;
 
 /** Switches TF.js to `name` (and waits until it is ready); throws with the reason when it cannot start. */
-export async function useNodeBackend(name: NodeBackend): Promise<NodeBackendInfo> {
+export async function startNodeBackend(name: NodeBackend): Promise<NodeBackendInfo> {
   let adapter: string | null = null;
   if (name === 'webgpu') adapter = await (dawnAdapter ??= installDawn());
   if (!(await tf.setBackend(name))) throw new Error(`TF.js backend ${name} could not start (see the message above)`);

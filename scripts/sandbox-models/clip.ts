@@ -22,7 +22,7 @@ import { renderScene } from '../../src/sandbox/render';
 import type { Scene } from '../../src/sandbox/scene';
 import { allScenes, heldOutReason, sampleTrainingScene } from '../../src/sandbox/splits';
 import { Adam } from '../../src/train/adam';
-import { useNodeBackend as startNodeBackend } from '../lib/nodeBackend';
+import { startNodeBackend } from '../lib/nodeBackend';
 import { makeTinyClip, type ClipConfig } from '../onnx/clip';
 import type { WeightMap } from '../onnx/idefics3';
 import type { TinyModel } from '../tiny-models/common';

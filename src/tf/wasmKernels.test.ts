@@ -2,7 +2,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { useNodeBackend as startNodeBackend } from '../../scripts/lib/nodeBackend';
+import { startNodeBackend } from '../../scripts/lib/nodeBackend';
 
 beforeAll(async () => {
   await startNodeBackend('wasm');

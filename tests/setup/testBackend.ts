@@ -24,7 +24,7 @@ export const TEST_BACKEND: TestBackend = typeof window === 'undefined' ? nodeTes
 export async function switchBackend(name: TestBackend): Promise<void> {
   if (typeof window === 'undefined') {
     // Not imported at the top: the browser project loads this file too, and the Node switch reads node:fs.
-    const { useNodeBackend: startNodeBackend } = await import('../../scripts/lib/nodeBackend');
+    const { startNodeBackend } = await import('../../scripts/lib/nodeBackend');
     await startNodeBackend(name);
   } else {
     if (name === 'webgpu') await import('@tensorflow/tfjs-backend-webgpu');
