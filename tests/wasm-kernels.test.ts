@@ -1,8 +1,8 @@
-/** Our WASM kernels (wasmKernels.ts) against the CPU backend's and their own bookkeeping. */
+/** Our WASM kernels (src/tf/wasmKernels.ts) against the CPU backend's and their own bookkeeping. */
 import * as tf from '@tensorflow/tfjs';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { startNodeBackend } from '../../scripts/lib/nodeBackend';
+import { startNodeBackend } from '../scripts/lib/nodeBackend';
 
 beforeAll(async () => {
   await startNodeBackend('wasm');
