@@ -40,7 +40,8 @@ export interface SandboxImage {
 
 export const SHAPES: readonly SandboxShape[] = ['circle', 'square', 'triangle'];
 export const COLOURS: readonly SandboxColour[] = ['red', 'green', 'blue', 'yellow'];
-const RGB: Record<SandboxColour | SandboxBackground, [number, number, number]> = {
+/** The sandbox's colours as RGB bytes (also the 64×64 world's: src/sandbox/render.ts). */
+export const PALETTE: Readonly<Record<SandboxColour | SandboxBackground, readonly [number, number, number]>> = {
   red: [220, 30, 30],
   green: [30, 180, 60],
   blue: [30, 60, 220],
@@ -81,8 +82,8 @@ function inside(shape: SandboxShape, dx: number, dy: number, r: number): boolean
 /** Draws a scene: the shapes side by side, centred vertically. */
 export function renderScene(scene: SandboxScene, size = SANDBOX_SIZE): SandboxImage {
   const data = new Uint8ClampedArray(size * size * 3);
-  const bg = RGB[scene.background];
-  const fg = RGB[scene.colour];
+  const bg = PALETTE[scene.background];
+  const fg = PALETTE[scene.colour];
   const r = size / (2 * scene.count + 2);
   const centres = Array.from({ length: scene.count }, (_, k) => ((k + 0.5) * size) / scene.count);
   for (let y = 0; y < size; y++) {
