@@ -3,26 +3,16 @@
  * a training run records its backend in run.json, and a resume may change it and still reach the weights of an
  * uninterrupted run.
  */
-import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { RawImage } from '@huggingface/transformers';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunRecord } from '../scripts/cli/runFolder';
 import { trainCommand } from '../scripts/cli/train';
 import { FIXTURE_MODELS } from '../scripts/lib/nodeModelSource';
 import { parseSafetensors } from '../src/models/safetensors';
-
-const run = promisify(execFile);
-
-async function aspo(args: string[]) {
-  return run('npx', ['tsx', 'scripts/aspo.ts', ...args], { encoding: 'utf8' }).then(
-    (r) => ({ code: 0, stdout: r.stdout, stderr: r.stderr }),
-    (e: { code: number; stdout: string; stderr: string }) => ({ code: e.code, stdout: e.stdout, stderr: e.stderr }),
-  );
-}
+import { aspo } from './setup/aspoCli';
 
 interface Printed {
   inputIds: number[];

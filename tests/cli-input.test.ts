@@ -3,25 +3,15 @@
  * range, pairs files that are not UTF-8, a model whose weights are NaN, a model folder without its tokenizer.
  * Every case says what is wrong and where, before any work where it can.
  */
-import { execFile } from 'node:child_process';
 import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
 import { UsageError } from '../scripts/cli/args';
 import { trainCommand } from '../scripts/cli/train';
 import { FIXTURE_MODELS } from '../scripts/lib/nodeModelSource';
 import { parseSafetensors, serializeSafetensors, type SafetensorsTensor } from '../src/models/safetensors';
-
-const run = promisify(execFile);
-
-async function aspo(args: string[]) {
-  return run('npx', ['tsx', 'scripts/aspo.ts', ...args], { encoding: 'utf8' }).then(
-    (r) => ({ code: 0, stdout: r.stdout, stderr: r.stderr }),
-    (e: { code: number; stdout: string; stderr: string }) => ({ code: e.code, stdout: e.stdout, stderr: e.stderr }),
-  );
-}
+import { aspo } from './setup/aspoCli';
 
 const dir = mkdtempSync(join(tmpdir(), 'aspo-cli-input-'));
 

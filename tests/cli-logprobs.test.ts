@@ -1,23 +1,12 @@
-import { execFile } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { RawImage } from '@huggingface/transformers';
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_NODE_BACKEND, startNodeBackend } from '../scripts/lib/nodeBackend';
 import { FIXTURE_MODELS, fixtureSource } from '../scripts/lib/nodeModelSource';
 import { loadTfjsEngine } from '../src/models/tfjs/engine';
-
-const run = promisify(execFile);
-const CLI = ['tsx', 'scripts/aspo.ts'];
-
-async function aspo(args: string[]) {
-  return run('npx', [...CLI, ...args], { encoding: 'utf8' }).then(
-    (r) => ({ code: 0, stdout: r.stdout, stderr: r.stderr }),
-    (e: { code: number; stdout: string; stderr: string }) => ({ code: e.code, stdout: e.stdout, stderr: e.stderr }),
-  );
-}
+import { aspo } from './setup/aspoCli';
 
 describe('npm run aspo -- logprobs', () => {
   it('prints the same ids, offsets and log-probs as the engine, for an image prompt', async () => {

@@ -1,8 +1,6 @@
-import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { RawImage } from '@huggingface/transformers';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_NODE_BACKEND, startNodeBackend } from '../scripts/lib/nodeBackend';
@@ -11,15 +9,7 @@ import { splitSentences } from '../src/aspo';
 import { loadClipScorer } from '../src/models/clip';
 import { loadOnnxEngine } from '../src/models/onnx/engine';
 import { loadTfjsEngine } from '../src/models/tfjs/engine';
-
-const run = promisify(execFile);
-
-async function aspo(args: string[]) {
-  return run('npx', ['tsx', 'scripts/aspo.ts', ...args], { encoding: 'utf8' }).then(
-    (r) => ({ code: 0, stdout: r.stdout, stderr: r.stderr }),
-    (e: { code: number; stdout: string; stderr: string }) => ({ code: e.code, stdout: e.stdout, stderr: e.stderr }),
-  );
-}
+import { aspo } from './setup/aspoCli';
 
 let dir: string;
 let png: string;

@@ -1,23 +1,13 @@
 /** `npm run aspo -- sandbox render|judge` in a child process, as a user runs them, against the library's own results. */
-import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { RawImage } from '@huggingface/transformers';
 import { afterAll, describe, expect, it } from 'vitest';
 import { describeScene } from '../src/sandbox/captions';
 import { renderScene } from '../src/sandbox/render';
 import { parseScene } from '../src/sandbox/scene';
-
-const run = promisify(execFile);
-
-async function aspo(args: string[]) {
-  return run('npx', ['tsx', 'scripts/aspo.ts', ...args], { encoding: 'utf8' }).then(
-    (r) => ({ code: 0, stdout: r.stdout, stderr: r.stderr }),
-    (e: { code: number; stdout: string; stderr: string }) => ({ code: e.code, stdout: e.stdout, stderr: e.stderr }),
-  );
-}
+import { aspo } from './setup/aspoCli';
 
 const SCENE = '{"background":"black","groups":[{"count":3,"colour":"yellow","shape":"triangle","side":"left"},{"count":1,"colour":"green","shape":"circle","side":"right"}]}';
 const dir = mkdtempSync(join(tmpdir(), 'aspo-cli-sandbox-'));
