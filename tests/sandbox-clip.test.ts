@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { RawImage, type Tensor } from '@huggingface/transformers';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FIXTURE_MODELS, nodeFolderSource } from '../scripts/lib/nodeModelSource';
-import { auroc, evaluateClip, heldOutPairs, languageSentences, madeFalse, SAME_SENTENCE_KINDS } from '../scripts/sandbox-models/clipPairs';
+import { evaluateClip, heldOutPairs, languageSentences, madeFalse, SAME_SENTENCE_KINDS } from '../scripts/sandbox-models/clipPairs';
 import { sandboxClipReadme } from '../scripts/make-sandbox-models';
 import { scenePixels, trainSandboxClip } from '../scripts/sandbox-models/clip';
 import { loadClipScorer, type ClipScorer } from '../src/models/clip';
@@ -93,14 +93,5 @@ describe('the sandbox CLIP', () => {
     const a = await run(5);
     expect(Buffer.compare(Buffer.from(a), Buffer.from(await run(5)))).toBe(0);
     expect(Buffer.compare(Buffer.from(a), Buffer.from(await run(6)))).not.toBe(0);
-  });
-});
-
-describe('auroc', () => {
-  it('is the share of (positive, negative) pairs ordered right, ties one half', () => {
-    expect(auroc([3, 4], [1, 2])).toBe(1);
-    expect(auroc([1, 2], [3, 4])).toBe(0);
-    // pairs: (2,1) right, (2,3) wrong, (5,1) right, (5,3) right; (2,2) a tie
-    expect(auroc([2, 5], [1, 3, 2])).toBeCloseTo((1 + 0 + 0.5 + 1 + 1 + 1) / 6, 12);
   });
 });

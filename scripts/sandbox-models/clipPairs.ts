@@ -22,6 +22,7 @@ import {
   sideSentence,
 } from '../../src/sandbox/captions';
 import { corruptDescription, corruptionKindsFor, type CorruptionKind } from '../../src/sandbox/noise';
+import { auroc } from '../../src/sandbox/auroc';
 import { renderScene } from '../../src/sandbox/render';
 import { BACKGROUNDS, COLOURS, COUNTS, SHAPES, type Scene } from '../../src/sandbox/scene';
 import { HELD_OUT_SET } from '../../src/sandbox/splits';
@@ -78,21 +79,6 @@ export interface HeldOutPairs {
 export function heldOutPairs(): HeldOutPairs[] {
   const prng = new Prng(CLIP_EVAL_SEED);
   return HELD_OUT_SET.map(({ scene, seed }) => ({ scene, seed, pairs: falseKindsFor(scene).map((k) => madeFalse(scene, k, prng)) }));
-}
-
-/** The area under the ROC curve of `positives` against `negatives` (ties count one half): P(pos > neg). */
-export function auroc(positives: readonly number[], negatives: readonly number[]): number {
-  const all = [...positives.map((v) => ({ v, pos: true })), ...negatives.map((v) => ({ v, pos: false }))].sort((a, b) => a.v - b.v);
-  let rankSum = 0;
-  for (let i = 0; i < all.length; ) {
-    let j = i;
-    while (j < all.length && all[j].v === all[i].v) j++;
-    const meanRank = (i + 1 + j) / 2;
-    for (let k = i; k < j; k++) if (all[k].pos) rankSum += meanRank;
-    i = j;
-  }
-  const p = positives.length;
-  return (rankSum - (p * (p + 1)) / 2) / (p * negatives.length);
 }
 
 export interface PairFigures {
