@@ -64,8 +64,7 @@ export interface LlamaTokenIds {
  * The Llama text config of a tiny model (SmolLM2's whole config.json, SmolVLM's `text_config`): the fields both
  * share, then `extra`, with the keys in alphabetical order as transformers writes them.
  */
-export function tinyLlamaConfig(vocab: number, ids: LlamaTokenIds, extra: Record<string, unknown>): Record<string, unknown> {
-  const t = TINY_TEXT_DIMS;
+export function tinyLlamaConfig(vocab: number, ids: LlamaTokenIds, extra: Record<string, unknown>, t: TextDims = TINY_TEXT_DIMS): Record<string, unknown> {
   const config: Record<string, unknown> = {
     attention_bias: false,
     attention_dropout: 0.0,

@@ -2,8 +2,21 @@
 import { idefics3Family } from '../../src/models/families/idefics3';
 import { serializeSafetensors } from '../../src/models/safetensors';
 import { buildIdefics3Onnx, type Idefics3Config } from '../onnx/idefics3';
-import { INIT_STD, json, randomTensors, readme, tinyLlamaConfig, TINY_SCALE_FACTOR, TINY_VISION_DIMS, weightsAsStored, type TinyModel } from './common';
-import { addedTokensDecoder, buildTokenizer } from './tokenizer';
+import {
+  INIT_STD,
+  json,
+  randomTensors,
+  readme,
+  tinyLlamaConfig,
+  TINY_SCALE_FACTOR,
+  TINY_TEXT_DIMS,
+  TINY_VISION_DIMS,
+  weightsAsStored,
+  type TextDims,
+  type TinyModel,
+  type VisionDims,
+} from './common';
+import { addedTokensDecoder, buildTokenizer, type TinyTokenizer } from './tokenizer';
 
 /** SmolVLM-256M-Instruct's chat template (as published with the model). */
 export const SMOLVLM_CHAT_TEMPLATE =
@@ -14,24 +27,38 @@ export const SMOLVLM_CHAT_TEMPLATE =
   "{% endfor %}{% if add_generation_prompt %}{{ 'Assistant:' }}{% endif %}";
 
 export const TINY_SMOLVLM_SEED = 1;
+
+/** What makes one SmolVLM folder differ from another: its name, tokenizer and tower sizes. */
+export interface SmolvlmSpec {
+  name: string;
+  tokenizer: TinyTokenizer;
+  text: TextDims;
+  vision: VisionDims;
+  scaleFactor: number;
+}
+
 /** A tiny Idefics3 / SmolVLM-256M-Instruct look-alike. */
 export function makeTinySmolVLM(seed = TINY_SMOLVLM_SEED): TinyModel {
-  const tok = buildTokenizer(true);
-  const v = TINY_VISION_DIMS;
-  const sf = TINY_SCALE_FACTOR;
-  const vocab = tok.size;
-  const imageSeqLen = (v.image_size / v.patch_size) ** 2 / sf ** 2;
-  const ids = tok.specialIds;
-  const bos = ids['<|im_start|>'];
-  const eou = ids['<end_of_utterance>'];
-  const pad = ids['<|im_end|>'];
+  const spec: SmolvlmSpec = { name: 'tiny-smolvlm', tokenizer: buildTokenizer(true), text: TINY_TEXT_DIMS, vision: TINY_VISION_DIMS, scaleFactor: TINY_SCALE_FACTOR };
+  const config = smolvlmConfig(spec);
+  const shapes = idefics3Family.weightShapes(idefics3Family.parseConfig(config));
+  const weights = serializeSafetensors(randomTensors(shapes, seed, 'BF16'), { format: 'pt' });
+  return smolvlmFolder(spec, config, weights, readme('tiny-smolvlm', seed, 'Idefics3ForConditionalGeneration (SmolVLM-256M-Instruct layout)'));
+}
 
-  const config = {
+/** The config.json of a SmolVLM of this spec. */
+export function smolvlmConfig(spec: SmolvlmSpec): Record<string, unknown> {
+  const v = spec.vision;
+  const sf = spec.scaleFactor;
+  const ids = spec.tokenizer.specialIds;
+  const bos = ids['<|im_start|>'];
+  const pad = ids['<|im_end|>'];
+  return {
     architectures: ['Idefics3ForConditionalGeneration'],
     image_token_id: ids['<image>'],
     model_type: 'idefics3',
     scale_factor: sf,
-    text_config: tinyLlamaConfig(vocab, { bos, eos: pad, pad }, {
+    text_config: tinyLlamaConfig(spec.tokenizer.size, { bos, eos: pad, pad }, {
       architectures: ['VLlama3ForCausalLM'],
       neftune_noise_alpha: 0.0,
       pixel_shuffle_factor: sf,
@@ -39,7 +66,7 @@ export function makeTinySmolVLM(seed = TINY_SMOLVLM_SEED): TinyModel {
       tie_word_embeddings: false,
       torch_dtype: 'bfloat16',
       use_resampler: false,
-    }),
+    }, spec.text),
     tie_word_embeddings: false,
     torch_dtype: 'bfloat16',
     transformers_version: '4.46.0',
@@ -62,8 +89,24 @@ export function makeTinySmolVLM(seed = TINY_SMOLVLM_SEED): TinyModel {
       tie_word_embeddings: false,
       use_base_siglip: true,
     },
-    vocab_size: vocab,
+    vocab_size: spec.tokenizer.size,
   };
+}
+
+/**
+ * The whole folder of a SmolVLM of this spec: `config` (smolvlmConfig's), `weights` (model.safetensors' bytes, from
+ * which the ONNX graphs are built, so both engines read the same numbers) and the README.
+ */
+export function smolvlmFolder(spec: SmolvlmSpec, config: Record<string, unknown>, weights: Uint8Array, readmeText: string): TinyModel {
+  const tok = spec.tokenizer;
+  const v = spec.vision;
+  const sf = spec.scaleFactor;
+  const imageSeqLen = (v.image_size / v.patch_size) ** 2 / sf ** 2;
+  const ids = tok.specialIds;
+  const bos = ids['<|im_start|>'];
+  const eou = ids['<end_of_utterance>'];
+  const pad = ids['<|im_end|>'];
+  const vocab = tok.size;
 
   const generation = { _from_model_config: true, bos_token_id: bos, eos_token_id: eou, pad_token_id: pad, transformers_version: '4.46.0' };
   const additional = ['<fake_token_around_image>', '<image>', '<end_of_utterance>'];
@@ -109,15 +152,13 @@ export function makeTinySmolVLM(seed = TINY_SMOLVLM_SEED): TinyModel {
   };
   const processor = { image_seq_len: imageSeqLen, processor_class: 'Idefics3Processor' };
 
-  const shapes = idefics3Family.weightShapes(idefics3Family.parseConfig(config));
-  const weights = serializeSafetensors(randomTensors(shapes, seed, 'BF16'), { format: 'pt' });
-  const onnx = buildIdefics3Onnx(config as unknown as Idefics3Config, weightsAsStored(weights, 'tiny-smolvlm/model.safetensors'));
+  const onnx = buildIdefics3Onnx(config as unknown as Idefics3Config, weightsAsStored(weights, `${spec.name}/model.safetensors`));
   return {
-    name: 'tiny-smolvlm',
+    name: spec.name,
     config,
     tokenizer: tok,
     files: {
-      'README.md': readme('tiny-smolvlm', seed, 'Idefics3ForConditionalGeneration (SmolVLM-256M-Instruct layout)'),
+      'README.md': readmeText,
       'config.json': json(config),
       'generation_config.json': json(generation),
       'tokenizer.json': json(tok.json),

@@ -153,14 +153,14 @@ function bpeModel(vocab: Record<string, number>, merges: Array<[string, string]>
   };
 }
 
-/** A byte-level BPE tokenizer.json; `withImageTokens` adds the SmolVLM tokens. */
-export function buildTokenizer(withImageTokens: boolean): TinyTokenizer {
+/** A byte-level BPE tokenizer.json learnt from `corpus`; `withImageTokens` adds the SmolVLM tokens. */
+export function buildTokenizer(withImageTokens: boolean, corpus: string = TINY_CORPUS, numMerges: number = NUM_MERGES): TinyTokenizer {
   const b2u = bytesToUnicode();
   const vocab: Record<string, number> = {};
   let next = 0;
   for (const t of BASE_SPECIAL_TOKENS) vocab[t] = next++;
   for (let b = 0; b < 256; b++) vocab[b2u[b]] = next++;
-  const merges = trainBpe(TINY_CORPUS, NUM_MERGES);
+  const merges = trainBpe(corpus, numMerges);
   for (const [a, b] of merges) {
     if (!(a + b in vocab)) vocab[a + b] = next++;
   }
