@@ -12,13 +12,18 @@ function fmt(shape: readonly number[]): string {
   return `[${shape.join(', ')}]`;
 }
 
-/** Reads tensors out of a weight map, checking names and shapes; every tensor it creates is tracked for cleanup. */
+/**
+ * Reads tensors out of a weight map, checking names and shapes; every tensor it creates is tracked for cleanup.
+ * `trainable` makes each one a trainable tf.Variable (full-weight training), kept in `variables` by its name.
+ */
 export class WeightReader {
   readonly created: tf.Tensor[] = [];
+  readonly variables = new Map<string, tf.Variable>();
 
   constructor(
     private readonly map: WeightMap,
     private readonly shapes: Map<string, number[]>,
+    private readonly trainable = false,
   ) {}
 
   /** Check every expected tensor before creating any (so a bad file fails fast and leaks nothing). */
@@ -40,6 +45,12 @@ export class WeightReader {
     const t = this.map.get(name);
     const shape = this.shapes.get(name);
     if (!t || !shape) throw new Error(`missing tensor "${name}"`);
+    if (this.trainable) {
+      const variable = tf.tidy(() => tf.variable(tf.tensor(t.data, shape, 'float32'), true));
+      this.created.push(variable);
+      this.variables.set(name, variable);
+      return variable as unknown as T;
+    }
     const tensor = tf.tensor(t.data, shape, 'float32') as T;
     this.created.push(tensor);
     return tensor;

@@ -67,6 +67,32 @@ export function loadTfjsModel(config: ModelConfig, weights: WeightMap, lora: Lor
   }
 }
 
+/**
+ * Full-weight training, the mode beside LoRA: the model of `config`'s family with every weight a trainable
+ * tf.Variable (vision tower, connector and decoder alike; a tied head is its embedding's one variable) and no LoRA
+ * adapters, with the variables by their Hugging Face names in the family's order, as `model.safetensors` names them.
+ */
+export function loadTrainableTfjsModel(config: ModelConfig, weights: WeightMap): { model: Idefics3Model | LlamaModel; variables: Map<string, tf.Variable> } {
+  const family = familyOf(config);
+  const reader = new WeightReader(weights, family.weightShapes(config), true);
+  reader.validate();
+  const adapters = new LoraAdapters({ ...DEFAULT_LORA, targetModules: [] });
+  try {
+    return { model: family.buildTfjs(config, reader, adapters), variables: reader.variables };
+  } catch (err) {
+    tf.dispose(reader.created);
+    adapters.dispose();
+    throw err;
+  }
+}
+
+/** The current values of trained variables as a weight map (what `model.safetensors` is written from). */
+export async function weightMapOf(variables: Map<string, tf.Variable>): Promise<WeightMap> {
+  const out: WeightMap = new Map();
+  for (const [name, v] of variables) out.set(name, { shape: [...v.shape], data: Float32Array.from((await v.data()) as Float32Array) });
+  return out;
+}
+
 /** Build a SmolLM2 / Llama model from HF-named tensors. */
 export function loadLlamaModel(config: LlamaConfig, weights: WeightMap, lora: LoraOptions = DEFAULT_LORA): LlamaModel {
   return loadTfjsModel(config, weights, lora) as LlamaModel;
