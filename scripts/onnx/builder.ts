@@ -8,9 +8,15 @@
  *
  * Only the ops used by the model builders in this folder are wrapped with
  * helpers; anything else goes through `op()`.
+ *
+ * A graph's constant weights (of `linear`, `conv`, `gatherRows`) are stored as
+ * its {@link WeightFormat} says: float32, or quantized as the Hub's q8 and q4
+ * files are (scripts/onnx/quantize.ts has the numbers). The q4 format adds the
+ * com.microsoft domain (MatMulNBits) to the opset imports.
  */
 import onnxProto from 'onnx-proto';
 import type { onnx as OnnxTypes } from 'onnx-proto';
+import { quantizeBlocks4, quantizeLinear8, type Int8Type } from './quantize';
 
 const { onnx } = onnxProto;
 
@@ -19,14 +25,29 @@ export const IR_VERSION = 8;
 
 /** A dimension: a fixed size, or a symbolic name such as 'batch_size'. */
 export type Dim = number | string;
-export type DType = 'float32' | 'int64' | 'int32' | 'bool';
+export type DType = 'float32' | 'int64' | 'int32' | 'bool' | Int8Type;
 
 const ELEM_TYPE: Record<DType, number> = {
   float32: onnx.TensorProto.DataType.FLOAT,
   int64: onnx.TensorProto.DataType.INT64,
   int32: onnx.TensorProto.DataType.INT32,
   bool: onnx.TensorProto.DataType.BOOL,
+  int8: onnx.TensorProto.DataType.INT8,
+  uint8: onnx.TensorProto.DataType.UINT8,
 };
+
+export const CONTRIB_DOMAIN = 'com.microsoft';
+
+/**
+ * How a graph stores its constant weights. `q8` is onnxruntime's `quantize_dynamic` (IntegerOps): MatMul and Conv
+ * weights per tensor in `weightType`, activations quantized at run time (DynamicQuantizeLinear → MatMulInteger /
+ * ConvInteger → Cast → Mul by both scales), Gather tables in uint8 (dynamic quantization's activation type) followed
+ * by DequantizeLinear. `q4` is MatMul4BitsQuantizer (symmetric): MatMul weights become MatMulNBits blocks; Conv and
+ * Gather stay float32.
+ */
+export type WeightFormat = { kind: 'fp32' } | { kind: 'q8'; weightType: Int8Type } | { kind: 'q4'; blockSize: number };
+
+export const FP32: WeightFormat = { kind: 'fp32' };
 
 /**
  * Attribute values. Plain numbers must be integers (INT), number arrays are
@@ -94,9 +115,15 @@ export class GraphBuilder {
   private readonly outputs: OnnxTypes.IValueInfoProto[] = [];
   private readonly names = new Set<string>();
   private readonly constCache = new Map<string, string>();
+  /** DynamicQuantizeLinear outputs by input value: q/k/v and gate/up share one, as onnxruntime's quantizer shares it. */
+  private readonly dynamicQuantized = new Map<string, string[]>();
+  private usesContribOps = false;
   private counter = 0;
 
-  constructor(readonly graphName: string) {}
+  constructor(
+    readonly graphName: string,
+    readonly weightFormat: WeightFormat = FP32,
+  ) {}
 
   private claim(name: string): string {
     if (this.names.has(name)) throw new Error(`duplicate value name ${name}`);
@@ -154,6 +181,14 @@ export class GraphBuilder {
     return name;
   }
 
+  /** An int8 or uint8 initializer with the given name and shape. */
+  initInt8(name: string, type: Int8Type, shape: number[], data: Int8Array | Uint8Array): string {
+    const size = shape.reduce((a, b) => a * b, 1);
+    if (data.length !== size) throw new Error(`initializer ${name}: ${data.length} values for shape [${shape}]`);
+    this.initializers.push({ name: this.claim(name), dims: shape, dataType: ELEM_TYPE[type], rawData: bytesOf(data) });
+    return name;
+  }
+
   /** An int64 initializer with the given name and shape. */
   initInt64(name: string, shape: number[], values: number[]): string {
     const size = shape.reduce((a, b) => a * b, 1);
@@ -201,6 +236,14 @@ export class GraphBuilder {
       name: `${opType}_node_${this.nodes.length}`,
       attribute: Object.entries(attrs).map(([k, v]) => attribute(k, v)),
     });
+    return output;
+  }
+
+  /** A single-output node of onnxruntime's com.microsoft domain. */
+  contribOp(opType: string, inputs: string[], attrs: Record<string, Attr> = {}): string {
+    const [output] = this.opN(opType, inputs, attrs, 1);
+    this.nodes[this.nodes.length - 1].domain = CONTRIB_DOMAIN;
+    this.usesContribOps = true;
     return output;
   }
 
@@ -264,13 +307,87 @@ export class GraphBuilder {
   linear(x: string, weightName: string, w: WeightTensor, bias?: { name: string; t: WeightTensor }): string {
     const [out, inn] = w.shape;
     if (w.shape.length !== 2) throw new Error(`${weightName}: expected a 2-D weight, got [${w.shape}]`);
-    const wt = this.initFloat(weightName, [inn, out], transpose2d(w.data, out, inn));
-    let y = this.matmul(x, wt);
+    let y = this.matmulConst(x, weightName, transpose2d(w.data, out, inn), inn, out);
     if (bias) {
       if (bias.t.data.length !== out) throw new Error(`${bias.name}: expected ${out} values`);
       y = this.add(y, this.initFloat(bias.name, [out], bias.t.data));
     }
     return y;
+  }
+
+  /**
+   * `x @ B` for a constant B, row-major [K, N], stored under `name` in this graph's weight format (the quantized
+   * formats name their initializers after it as onnxruntime's quantizers do: `_quantized`/`_scale`/`_zero_point`,
+   * `_Q4`/`_scales`).
+   */
+  matmulConst(x: string, name: string, b: Float32Array, K: number, N: number): string {
+    const f = this.weightFormat;
+    switch (f.kind) {
+      case 'fp32':
+        return this.matmul(x, this.initFloat(name, [K, N], b));
+      case 'q8': {
+        const [wq, ws, wzp] = this.quantized8(name, [K, N], b, f.weightType);
+        const [xq, xs, xzp] = this.dynamicQuantize(x);
+        const product = this.op('MatMulInteger', [xq, wq, xzp, wzp]);
+        return this.mul(this.cast(product, 'float32'), this.mul(xs, ws));
+      }
+      case 'q4': {
+        const bs = f.blockSize;
+        if (bs < 16 || (bs & (bs - 1)) !== 0) throw new Error(`MatMulNBits: block size ${bs} is not a power of 2 of at least 16`);
+        const q = quantizeBlocks4(b, K, N, bs);
+        const packed = this.initInt8(`${name}_Q4`, 'uint8', [N, q.blocks, bs / 2], q.packed);
+        const scales = this.initFloat(`${name}_scales`, [N * q.blocks], q.scales);
+        return this.contribOp('MatMulNBits', [x, packed, scales], { K, N, bits: 4, block_size: bs });
+      }
+    }
+  }
+
+  /**
+   * Conv with a constant weight [D, C, kh, kw] and bias [D]; quantized only by q8 (ConvInteger, the bias added in
+   * float after the rescale, reshaped to [1, D, 1, 1] as onnxruntime does).
+   */
+  conv(x: string, weightName: string, w: WeightTensor, biasName: string, bias: Float32Array, attrs: Record<string, Attr>): string {
+    const f = this.weightFormat;
+    if (f.kind !== 'q8') {
+      const weight = this.initFloat(weightName, w.shape, w.data);
+      return this.op('Conv', [x, weight, this.initFloat(biasName, [bias.length], bias)], attrs);
+    }
+    const [wq, ws, wzp] = this.quantized8(weightName, w.shape, w.data, f.weightType);
+    const [xq, xs, xzp] = this.dynamicQuantize(x);
+    const product = this.op('ConvInteger', [xq, wq, xzp, wzp], attrs);
+    const scaled = this.mul(this.cast(product, 'float32'), this.mul(xs, ws));
+    const b = this.initFloat(biasName, [bias.length], bias);
+    return this.add(scaled, this.reshape(b, [1, -1, ...w.shape.slice(2).map(() => 1)]));
+  }
+
+  /** Rows of a constant table [V, D] at `ids` (Gather on axis 0); q8 stores the table in uint8 and dequantizes the rows. */
+  gatherRows(tableName: string, table: WeightTensor, ids: string): string {
+    if (this.weightFormat.kind !== 'q8') {
+      return this.op('Gather', [this.initFloat(tableName, table.shape, table.data), ids], { axis: 0 });
+    }
+    const [tq, ts, tzp] = this.quantized8(tableName, table.shape, table.data, 'uint8');
+    return this.op('DequantizeLinear', [this.op('Gather', [tq, ids], { axis: 0 }), ts, tzp]);
+  }
+
+  /** A tensor quantized per tensor: its data, scale and zero point initializers. */
+  private quantized8(name: string, shape: number[], data: Float32Array, type: Int8Type): [string, string, string] {
+    const q = quantizeLinear8(data, type);
+    const zeroPoint = type === 'int8' ? Int8Array.of(q.zeroPoint) : Uint8Array.of(q.zeroPoint);
+    return [
+      this.initInt8(`${name}_quantized`, type, shape, q.data),
+      this.initFloat(`${name}_scale`, [], Float32Array.of(q.scale)),
+      this.initInt8(`${name}_zero_point`, type, [], zeroPoint),
+    ];
+  }
+
+  /** uint8 `x` with its scale and zero point, computed at run time (once per value). */
+  private dynamicQuantize(x: string): string[] {
+    let out = this.dynamicQuantized.get(x);
+    if (!out) {
+      out = this.opN('DynamicQuantizeLinear', [x], {}, 3);
+      this.dynamicQuantized.set(x, out);
+    }
+    return out;
   }
 
   /** LayerNormalization over the last axis (opset 17). */
@@ -316,7 +433,7 @@ export class GraphBuilder {
   build(opts: { producer?: string; docString?: string } = {}): Uint8Array {
     const model: OnnxTypes.IModelProto = {
       irVersion: IR_VERSION,
-      opsetImport: [{ domain: '', version: OPSET }],
+      opsetImport: [{ domain: '', version: OPSET }, ...(this.usesContribOps ? [{ domain: CONTRIB_DOMAIN, version: 1 }] : [])],
       producerName: opts.producer ?? 'aspo-workbench scripts/onnx',
       producerVersion: '1',
       docString: opts.docString ?? '',

@@ -35,6 +35,13 @@
  * models/llava/modeling_llava.js:11-21 (features flattened to [-1, hidden] and scattered
  * at image_token_id).
  *
+ * Each session is written in fp32 and in the Hub's two quantized variants, named as
+ * the HuggingFaceTB/SmolVLM-*-Instruct repositories name them (transformers.js'
+ * scripts/quantize.py): `<session>_quantized.onnx` (q8) and `<session>_q4.onnx`
+ * (q4); builder.ts' WeightFormat says what each stores. As there, q4 leaves the
+ * Conv of the vision encoder and the Gather of embed_tokens in float32 (the
+ * quantizer only rewrites MatMuls), so `embed_tokens_q4.onnx` is the fp32 graph.
+ *
  * Limitation: inside a real image the `pixel_attention_mask` is assumed to be
  * all true (what the Idefics3 image processor produces for full tiles); the
  * bucketised position ids that Hugging Face uses for partially padded images
@@ -42,7 +49,8 @@
  * picks the feeds by `session.inputNames`, passes it exactly as to the
  * published SmolVLM export.
  */
-import { FLOAT32_LOWEST, GraphBuilder, type WeightTensor } from './builder';
+import { FLOAT32_LOWEST, FP32, GraphBuilder, type WeightFormat, type WeightTensor } from './builder';
+import { onnxSessionFile } from '../../src/models/onnx/dtypes';
 import { idefics3Shapes } from '../../src/models/families/idefics3';
 import { parseTextConfig, parseVisionConfig } from '../../src/models/families/fields';
 import { Prng } from '../../src/models/prng';
@@ -84,10 +92,29 @@ export interface Idefics3Config {
   tie_word_embeddings?: boolean;
 }
 
-export interface Idefics3Onnx {
-  'onnx/vision_encoder.onnx': Uint8Array;
-  'onnx/embed_tokens.onnx': Uint8Array;
-  'onnx/decoder_model_merged.onnx': Uint8Array;
+/** ONNX file name (`onnx/decoder_model_merged_q4.onnx`, …) → bytes. */
+export type Idefics3Onnx = Record<string, Uint8Array>;
+
+/** The variants written for every model: fp32 and the Hub's q8 and q4. */
+export const IDEFICS3_ONNX_DTYPES = ['fp32', 'q8', 'q4'] as const;
+export type Idefics3OnnxDtype = (typeof IDEFICS3_ONNX_DTYPES)[number];
+
+/** q4's block size along K: quantize.py's default, which the Hub's SmolVLM q4 files were made with. */
+export const Q4_BLOCK_SIZE = 32;
+
+/**
+ * How a session of this dtype stores its weights. For q8, quantize.py takes uint8 weights in a graph that has a
+ * Conv (onnxruntime-web has no ConvInteger for int8 weights) and int8 in the others.
+ */
+export function sessionWeightFormat(dtype: Idefics3OnnxDtype, hasConv: boolean): WeightFormat {
+  switch (dtype) {
+    case 'fp32':
+      return FP32;
+    case 'q8':
+      return { kind: 'q8', weightType: hasConv ? 'uint8' : 'int8' };
+    case 'q4':
+      return { kind: 'q4', blockSize: Q4_BLOCK_SIZE };
+  }
 }
 
 /** Resolved dimensions of the text model (Hugging Face defaults applied). */
@@ -231,11 +258,11 @@ export function encoderBlock(
   return g.add(h, f2);
 }
 
-function buildVisionEncoder(config: Idefics3Config, weights: WeightMap): Uint8Array {
+function buildVisionEncoder(config: Idefics3Config, weights: WeightMap, format: WeightFormat): Uint8Array {
   const vd = visionDims(config);
   const Dt = config.text_config.hidden_size;
   const { imageSize: S, patchSize: P, channels: C, hidden: D } = vd;
-  const g = new GraphBuilder('idefics3_vision_encoder');
+  const g = new GraphBuilder('idefics3_vision_encoder', format);
   const pv = g.input('pixel_values', 'float32', ['batch_size', 'num_images', C, 'height', 'width']);
   g.input('pixel_attention_mask', 'bool', ['batch_size', 'num_images', 'height', 'width']);
 
@@ -254,13 +281,14 @@ function buildVisionEncoder(config: Idefics3Config, weights: WeightMap): Uint8Ar
   const kept = g.op('Compress', [images, real], { axis: 0 }); // [M, C, S, S]
 
   // Patch embedding + position embedding.
-  const convW = g.initFloat(
+  const patches = g.conv(
+    kept,
     'model.vision_model.embeddings.patch_embedding.weight',
-    [D, C, P, P],
-    need(weights, 'model.vision_model.embeddings.patch_embedding.weight', [D, C, P, P]).data,
-  );
-  const convB = vec(g, weights, 'model.vision_model.embeddings.patch_embedding.bias', D);
-  const patches = g.op('Conv', [kept, convW, convB], { kernel_shape: [P, P], strides: [P, P] }); // [M, D, S/P, S/P]
+    need(weights, 'model.vision_model.embeddings.patch_embedding.weight', [D, C, P, P]),
+    'model.vision_model.embeddings.patch_embedding.bias',
+    need(weights, 'model.vision_model.embeddings.patch_embedding.bias', [D]).data,
+    { kernel_shape: [P, P], strides: [P, P] },
+  ); // [M, D, S/P, S/P]
   const seq = g.transpose(g.reshape(patches, [0, D, -1]), [0, 2, 1]); // [M, np, D]
   const pos = g.initFloat(
     'model.vision_model.embeddings.position_embedding.weight',
@@ -292,16 +320,12 @@ function buildVisionEncoder(config: Idefics3Config, weights: WeightMap): Uint8Ar
   return g.build({ docString: 'Idefics3 vision encoder (SigLIP + pixel-shuffle connector)' });
 }
 
-function buildEmbedTokens(config: Idefics3Config, weights: WeightMap): Uint8Array {
+function buildEmbedTokens(config: Idefics3Config, weights: WeightMap, format: WeightFormat): Uint8Array {
   const td = textDims(config.text_config);
-  const g = new GraphBuilder('idefics3_embed_tokens');
+  const g = new GraphBuilder('idefics3_embed_tokens', format);
   const ids = g.input('input_ids', 'int64', ['batch_size', 'sequence_length']);
-  const table = g.initFloat(
-    'model.text_model.embed_tokens.weight',
-    [td.vocab, td.hidden],
-    need(weights, 'model.text_model.embed_tokens.weight', [td.vocab, td.hidden]).data,
-  );
-  g.output(g.op('Gather', [table, ids], { axis: 0 }), 'inputs_embeds', 'float32', ['batch_size', 'sequence_length', td.hidden]);
+  const table = need(weights, 'model.text_model.embed_tokens.weight', [td.vocab, td.hidden]);
+  g.output(g.gatherRows('model.text_model.embed_tokens.weight', table, ids), 'inputs_embeds', 'float32', ['batch_size', 'sequence_length', td.hidden]);
   return g.build({ docString: 'Idefics3 token embeddings' });
 }
 
@@ -312,11 +336,11 @@ export function ropeInvFreq(headDim: number, theta: number): Float32Array {
   return out;
 }
 
-function buildDecoder(config: Idefics3Config, weights: WeightMap): Uint8Array {
+function buildDecoder(config: Idefics3Config, weights: WeightMap, format: WeightFormat): Uint8Array {
   const td = textDims(config.text_config);
   const { hidden: D, heads: H, kvHeads: KV, headDim: hd, intermediate: I } = td;
   if (H % KV !== 0) throw new Error('num_attention_heads must be a multiple of num_key_value_heads');
-  const g = new GraphBuilder('idefics3_decoder_model_merged');
+  const g = new GraphBuilder('idefics3_decoder_model_merged', format);
   const embeds = g.input('inputs_embeds', 'float32', ['batch_size', 'sequence_length', D]);
   const attnMask = g.input('attention_mask', 'int64', ['batch_size', 'total_sequence_length']);
   const positionIds = g.input('position_ids', 'int64', ['batch_size', 'sequence_length']);
@@ -402,16 +426,25 @@ function buildDecoder(config: Idefics3Config, weights: WeightMap): Uint8Array {
 }
 
 /**
- * Builds the three ONNX files of an Idefics3/SmolVLM model from its
- * Hugging Face config and weights (exact checkpoint names; Linear weights are
- * [out, in]).
+ * Builds the ONNX files of an Idefics3/SmolVLM model from its Hugging Face config and weights (exact checkpoint
+ * names; Linear weights are [out, in]): the three sessions in each of `dtypes` (default fp32, q8 and q4), session
+ * by session, under the Hub's file names.
  */
-export function buildIdefics3Onnx(config: Idefics3Config, weights: WeightMap): Idefics3Onnx {
-  return {
-    'onnx/vision_encoder.onnx': buildVisionEncoder(config, weights),
-    'onnx/embed_tokens.onnx': buildEmbedTokens(config, weights),
-    'onnx/decoder_model_merged.onnx': buildDecoder(config, weights),
-  };
+export function buildIdefics3Onnx(
+  config: Idefics3Config,
+  weights: WeightMap,
+  dtypes: readonly Idefics3OnnxDtype[] = IDEFICS3_ONNX_DTYPES,
+): Idefics3Onnx {
+  const sessions = [
+    { name: 'vision_encoder', hasConv: true, build: buildVisionEncoder },
+    { name: 'embed_tokens', hasConv: false, build: buildEmbedTokens },
+    { name: 'decoder_model_merged', hasConv: false, build: buildDecoder },
+  ];
+  const files: Idefics3Onnx = {};
+  for (const s of sessions) {
+    for (const dtype of dtypes) files[onnxSessionFile(s.name, dtype)] = s.build(config, weights, sessionWeightFormat(dtype, s.hasConv));
+  }
+  return files;
 }
 
 /** The Hugging Face weight names and shapes of an Idefics3 checkpoint with this config (the family's, src/models/families). */

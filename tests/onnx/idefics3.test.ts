@@ -46,7 +46,7 @@ let decoder: ort.InferenceSession;
 let files: ReturnType<typeof buildIdefics3Onnx>;
 
 beforeAll(async () => {
-  files = buildIdefics3Onnx(config, weights);
+  files = buildIdefics3Onnx(config, weights, ['fp32']);
   vision = await session(files['onnx/vision_encoder.onnx']);
   embed = await session(files['onnx/embed_tokens.onnx']);
   decoder = await session(files['onnx/decoder_model_merged.onnx']);
@@ -96,6 +96,25 @@ describe('Idefics3 ONNX: file interface (what transformers.js feeds and reads)',
     const past = [0, 1].flatMap((i) => [`past_key_values.${i}.key`, `past_key_values.${i}.value`]);
     expect(decoder.inputNames).toEqual(['inputs_embeds', 'attention_mask', 'position_ids', ...past]);
     expect(decoder.outputNames).toEqual(['logits', ...past.map((n) => n.replace('past_key_values', 'present'))]);
+  });
+
+  it('writes every session in fp32, q8 and q4 under the Hub names, with the same inputs and outputs', async () => {
+    const all = buildIdefics3Onnx(config, weights);
+    const sessions = ['vision_encoder', 'embed_tokens', 'decoder_model_merged'];
+    expect(Object.keys(all).sort()).toEqual(sessions.flatMap((s) => ['', '_quantized', '_q4'].map((q) => `onnx/${s}${q}.onnx`)).sort());
+    for (const [s, fp32] of [
+      ['vision_encoder', vision],
+      ['embed_tokens', embed],
+      ['decoder_model_merged', decoder],
+    ] as const) {
+      for (const q of ['_quantized', '_q4']) {
+        const other = await session(all[`onnx/${s}${q}.onnx`]);
+        expect(other.inputNames, `${s}${q}`).toEqual(fp32.inputNames);
+        expect(other.outputNames, `${s}${q}`).toEqual(fp32.outputNames);
+        await other.release();
+      }
+    }
+    expect(all['onnx/decoder_model_merged.onnx']).toEqual(files['onnx/decoder_model_merged.onnx']);
   });
 
   it('declares past_key_values shapes that resolve to an empty cache with batch_size alone', () => {

@@ -320,7 +320,8 @@ describe('loading', () => {
       'onnx/embed_tokens.onnx',
       'onnx/decoder_model_merged_q4.onnx',
     ]);
-    await expect(loadOnnxEngine(fixtureSource('tiny-smolvlm'), { device: 'cpu', dtype: 'q8' })).rejects.toThrow(
+    const dir = brokenCopy('missing-q8', (d) => unlinkSync(join(d, 'onnx', 'vision_encoder_quantized.onnx')));
+    await expect(loadOnnxEngine(nodeFolderSource(dir), { device: 'cpu', dtype: 'q8' })).rejects.toThrow(
       /has no file onnx\/vision_encoder_quantized\.onnx/,
     );
   });

@@ -31,22 +31,9 @@ import { promptText, tokenizeResponse, type ChatFormat, type ResponseTokens } fr
 import { Prng } from '../prng';
 import { argmax, sample } from '../sampling';
 import { checkOnnxFile, withSource } from '../transformersEnv';
+import { onnxSessionFiles, type OnnxDtypeOption } from './dtypes';
 
-/** transformers.js data types, and the file-name suffix each one loads (`decoder_model_merged_q4.onnx`, …). */
-export const ONNX_DTYPE_SUFFIX = {
-  fp32: '',
-  fp16: '_fp16',
-  int8: '_int8',
-  uint8: '_uint8',
-  q8: '_quantized',
-  q4: '_q4',
-  q4f16: '_q4f16',
-  bnb4: '_bnb4',
-} as const;
-
-export type OnnxDtype = keyof typeof ONNX_DTYPE_SUFFIX;
-/** One dtype for every session, or one per session (e.g. `{ decoder_model_merged: 'q4', embed_tokens: 'fp32', vision_encoder: 'fp32' }`). */
-export type OnnxDtypeOption = OnnxDtype | Partial<Record<string, OnnxDtype>>;
+export { ONNX_DTYPE_SUFFIX, onnxSessionFiles, type OnnxDtype, type OnnxDtypeOption } from './dtypes';
 export type OnnxDevice = 'webgpu' | 'wasm' | 'cpu';
 
 export interface LoadOnnxEngineOptions {
@@ -72,20 +59,11 @@ function onnxFamily(modelType: unknown): MllmFamily | undefined {
   return MLLM_FAMILIES.find((f) => typeof modelType === 'string' && f.onnx.modelTypes.includes(modelType));
 }
 
-function dtypeOf(option: OnnxDtypeOption, session: string): OnnxDtype {
-  return typeof option === 'string' ? option : (option[session] ?? 'fp32');
-}
-
 /** The files under `onnx/` that transformers.js will read for this architecture and dtype. */
 export function onnxFileNames(modelType: string, dtype: OnnxDtypeOption = 'fp32'): string[] {
   const family = onnxFamily(modelType);
   if (!family) throw new Error(`unsupported model type ${modelType}`);
   return onnxSessionFiles(family.onnx.sessions, dtype);
-}
-
-/** `onnx/<session><dtype suffix>.onnx` for each session. */
-export function onnxSessionFiles(sessions: readonly string[], dtype: OnnxDtypeOption = 'fp32'): string[] {
-  return sessions.map((s) => `onnx/${s}${ONNX_DTYPE_SUFFIX[dtypeOf(dtype, s)]}.onnx`);
 }
 
 type Outputs = Record<string, Tensor>;
