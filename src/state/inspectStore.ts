@@ -16,6 +16,7 @@ import {
   type ScoredResponse,
   type Side,
 } from '../data/sentenceNumbers';
+import { DEFAULT_PICKER, scenePair, type SandboxSelection, type ScenePicker } from './inspect/sandboxScene';
 
 export type { Side } from '../data/sentenceNumbers';
 
@@ -32,6 +33,10 @@ export interface InspectState {
   granularity: Granularity;
   /** The pair's image, downscaled, as a data URL (kept across reloads). */
   image: { dataUrl: string; name: string } | null;
+  /** The sandbox scene picker's fields. */
+  scenePicker: ScenePicker;
+  /** The sandbox scene the image was drawn from, whose ground truth judges the sentences; null for any other image. */
+  sandbox: SandboxSelection | null;
   /** A model's per-token scores of each response; ignored once its text, the prompt or the image changes. */
   scored: { chosen?: ScoredResponse; rejected?: ScoredResponse };
   /** The sentence whose equations are spelled out with numbers. */
@@ -44,7 +49,13 @@ export interface InspectState {
     key: K,
     value: InspectState[K],
   ) => void;
+  /** An image that is not a sandbox scene (or none). */
   setImage: (image: InspectState['image']) => void;
+  setScenePicker: (patch: Partial<ScenePicker>) => void;
+  /** A sandbox scene as the pair's image, `image` its picture. */
+  showScene: (selection: SandboxSelection, image: NonNullable<InspectState['image']>) => void;
+  /** The scene's pair: its description as chosen, a corrupted one as rejected, asked with the describe prompt. */
+  fillFromScene: () => void;
   /** Numbers and tokens that models produced for the current texts. */
   setScores: (record: ScoreRecord, scored: { chosen: ScoredResponse; rejected: ScoredResponse }) => void;
   setFocus: (side: Side, index: number) => void;
@@ -80,6 +91,8 @@ export const useInspect = create<InspectState>()(
       perplexitySource: DEFAULT_ASPO_SETTINGS.perplexitySource,
       granularity: DEFAULT_ASPO_SETTINGS.granularity,
       image: null,
+      scenePicker: DEFAULT_PICKER,
+      sandbox: null,
       scored: {},
       focus: { side: 'chosen', index: 0 },
       notice: null,
@@ -93,7 +106,15 @@ export const useInspect = create<InspectState>()(
         }),
       setSetting: (key, value) => set({ [key]: value }),
       setFocus: (side, index) => set({ focus: { side, index } }),
-      setImage: (image) => set({ image }),
+      setImage: (image) => set({ image, sandbox: null }),
+      setScenePicker: (patch) => set((state) => ({ scenePicker: { ...state.scenePicker, ...patch } })),
+      showScene: (selection, image) => set({ sandbox: selection, image }),
+      fillFromScene: () =>
+        set((state) => {
+          if (!state.sandbox) return {};
+          const { prompt, chosen, rejected } = scenePair(state.sandbox.scene, state.scenePicker.corruptionSeed);
+          return { prompt, chosen, rejected, book: pruned(state.book, { chosen, rejected }), focus: { side: 'chosen', index: 0 } };
+        }),
       setScores: (record, scored) => set((state) => ({ book: pruned(recordScores(state.book, record), state), scored })),
       loadExample: (example) =>
         set((state) => ({

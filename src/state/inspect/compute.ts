@@ -23,6 +23,8 @@ import {
   type ScoredResponse,
   type Side,
 } from '../../data/sentenceNumbers';
+import { judgeSentence, type SentenceVerdict } from '../../sandbox/judge';
+import type { Scene } from '../../sandbox/scene';
 
 export interface InspectInput {
   chosen: string;
@@ -35,6 +37,8 @@ export interface InspectInput {
   perplexitySource: PerplexitySource;
   granularity: Granularity;
   scored?: { chosen?: ScoredResponse; rejected?: ScoredResponse };
+  /** The sandbox scene the image shows, whose ground truth the judge holds each sentence against. */
+  scene?: Scene | null;
 }
 
 /** One sentence as the Inspect tab shows it. Weight fields exist for the chosen side only (only it is reweighted). */
@@ -50,6 +54,8 @@ export interface SentenceRow extends SentenceSpan {
   weight?: number;
   /** The model's tokens of this sentence, when the response was scored by a model. */
   tokens?: ScoredResponse['tokens'];
+  /** The judge's verdict, when the image is a sandbox scene. */
+  verdict?: SentenceVerdict;
 }
 
 export interface InspectView {
@@ -119,6 +125,7 @@ function inspectSide(input: InspectInput, side: Side) {
     perplexity: perplexity[i],
     reward: rewards[i],
     tokens: scored?.tokens.filter((t) => t.sentence === i),
+    verdict: input.scene ? judgeSentence(input.scene, span.text) : undefined,
   }));
   return { tokens, perplexity, rows, similarity: numbers.map((n) => n.similarity) };
 }

@@ -23,7 +23,7 @@ async function toStoredImage(file: Blob, name: string): Promise<{ dataUrl: strin
 
 /** The pair's image: picked, dropped or pasted. */
 export function ImageInput() {
-  const { image, setImage } = useInspect();
+  const { image, setImage, sandbox } = useInspect();
   const [error, setError] = useState<string | null>(null);
   const [dragging, setDragging] = useState(false);
 
@@ -66,7 +66,7 @@ export function ImageInput() {
     >
       <span className="field-title">Image (I)</span>
       {image ? (
-        <figure className="image-preview">
+        <figure className={`image-preview${sandbox ? ' sandbox' : ''}`}>
           <img src={image.dataUrl} alt={`The pair's image: ${image.name}`} data-testid="image-preview" />
           <figcaption>
             {image.name}{' '}

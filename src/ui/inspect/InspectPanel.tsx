@@ -14,15 +14,16 @@ import { ImageInput } from './ImageInput';
 import { ScoreBar } from './ScoreBar';
 import { TokenHeatmap } from './TokenHeatmap';
 import { ModelPanel } from '../models/ModelPanel';
+import { ScenePicker } from './ScenePicker';
 
 export function InspectPanel({ backend }: { backend: BackendChoice | null }) {
   const state = useInspect();
-  const { prompt, chosen, rejected, book, alpha, beta, normalization, perplexitySource, granularity, scored, focus } = state;
+  const { prompt, chosen, rejected, book, alpha, beta, normalization, perplexitySource, granularity, scored, focus, sandbox } = state;
   const image = useMemo(() => imageKey(state.image?.dataUrl), [state.image?.dataUrl]);
   const view: InspectView = useMemo(
     () =>
-      computeInspect({ chosen, rejected, book, pair: { prompt, image }, alpha, beta, normalization, perplexitySource, granularity, scored }),
-    [chosen, rejected, book, prompt, image, alpha, beta, normalization, perplexitySource, granularity, scored],
+      computeInspect({ chosen, rejected, book, pair: { prompt, image }, alpha, beta, normalization, perplexitySource, granularity, scored, scene: sandbox?.scene }),
+    [chosen, rejected, book, prompt, image, alpha, beta, normalization, perplexitySource, granularity, scored, sandbox],
   );
   const device = useDeviceObjective(view.objectiveInput, backend !== null);
   const focusOn = (side: 'chosen' | 'rejected') => (focus.side === side ? focus.index : null);
@@ -39,6 +40,7 @@ export function InspectPanel({ backend }: { backend: BackendChoice | null }) {
             </button>
           </p>
         )}
+        <ScenePicker />
         <ImageInput />
         <section aria-label="Prompt">
           <label>

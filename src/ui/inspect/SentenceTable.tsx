@@ -4,6 +4,7 @@ import type { Side } from '../../state/inspectStore';
 import { NumberField } from '../common/NumberField';
 import { fmt } from '../common/format';
 import type { SentenceRow } from '../../state/inspect/compute';
+import type { SentenceVerdict } from '../../sandbox/judge';
 
 interface SentenceTableProps {
   side: Side;
@@ -60,9 +61,26 @@ function Cell({ testId, value }: { testId: string; value: number | undefined }) 
   );
 }
 
+/** The judge's verdict in words and a mark, so that it does not rest on colour alone. */
+export function verdictWords(v: SentenceVerdict): string {
+  if (v.verdict === 'correct') return '✓ correct';
+  if (v.verdict === 'hallucinated') return `✗ hallucinated (${v.kind})`;
+  return '? unparsed';
+}
+
+function VerdictCell({ testId, verdict }: { testId: string; verdict: SentenceVerdict | undefined }) {
+  if (!verdict) return <td data-testid={testId} />;
+  return (
+    <td className={`verdict verdict-${verdict.verdict}`} data-testid={testId} data-verdict={verdict.verdict} data-kind={verdict.verdict === 'hallucinated' ? verdict.kind : undefined}>
+      {verdictWords(verdict)}
+    </td>
+  );
+}
+
 /** Inputs per sentence and what the method makes of them; the rejected side has no S_i, Ŝ_i, P̂_i or w_i — only the chosen side is reweighted. */
 export function SentenceTable({ side, rows, focusIndex, onNumber, onFocusSentence }: SentenceTableProps) {
   const chosen = side === 'chosen';
+  const judged = rows.some((r) => r.verdict);
   return (
     <div className="table-scroll">
       <table className="sentence-table" data-testid={`${side}-table`}>
@@ -70,6 +88,11 @@ export function SentenceTable({ side, rows, focusIndex, onNumber, onFocusSentenc
         <thead>
           <tr>
             <th scope="col">#</th>
+            {judged && (
+              <th scope="col" title="The sandbox judge's verdict on the sentence against the scene's ground truth">
+                Judge
+              </th>
+            )}
             <th scope="col" title="Where the row's numbers came from: placeholder, example, set by hand, scored by a model, or stale">
               Numbers
             </th>
@@ -96,6 +119,7 @@ export function SentenceTable({ side, rows, focusIndex, onNumber, onFocusSentenc
                 <th scope="row" title={row.text}>
                   {i + 1}
                 </th>
+                {judged && <VerdictCell testId={`verdict-${id}`} verdict={row.verdict} />}
                 <SourceCell testId={`source-${id}`} sources={row.sources} fields={chosen ? ['similarity', ...LOGP_FIELDS] : [...LOGP_FIELDS]} />
                 {chosen && (
                   <td>
