@@ -4,12 +4,14 @@
  * command lives in scripts/cli/.
  */
 import { UsageError, type Command } from './cli/args';
+import { generateCommand } from './cli/generate';
 import { logprobsCommand } from './cli/logprobs';
 import { sandboxCommand } from './cli/sandbox';
 import { similarityCommand } from './cli/similarity';
 import { trainCommand } from './cli/train';
 
 const COMMANDS: Record<string, Command> = {
+  generate: generateCommand,
   logprobs: logprobsCommand,
   sandbox: sandboxCommand,
   similarity: similarityCommand,

@@ -157,7 +157,7 @@ function readPairs(file: string, option: string, role: 'training' | 'evaluation'
 }
 
 /** An image path of the data, read with a message that names the file and what is wrong with it. */
-async function readImage(path: string): Promise<RawImage> {
+export async function readImage(path: string): Promise<RawImage> {
   let isFolder: boolean;
   try {
     isFolder = statSync(path).isDirectory();

@@ -71,9 +71,21 @@ function modelCutNotice(which: string, r: ResponseLogprobs, spans: SentenceSpan[
  * per-sentence numbers. Policy and reference differ only once adapters are trained; an ONNX engine has none.
  */
 export async function scorePair(req: ScoreRequest): Promise<PairScoresForUi> {
-  const stages = req.clip && req.imageUrl ? 3 : 2;
   const image = req.imageUrl ? await RawImage.fromURL(req.imageUrl) : undefined;
-  const pair = { prompt: req.prompt, image: imageKey(req.imageUrl) };
+  return scoreDecodedPair({ ...req, image, imageKey: imageKey(req.imageUrl) });
+}
+
+/** A pair whose image is already decoded, with the key its numbers are kept under (null, and no image, for none). */
+export type DecodedScoreRequest = Omit<ScoreRequest, 'imageUrl'> & { image: RawImage | undefined; imageKey: string | null };
+
+/**
+ * `scorePair` from the decoded image: the sandbox evaluation (src/state/sandbox) renders its scenes in memory and
+ * scores each description exactly as the tab scores a response.
+ */
+export async function scoreDecodedPair(req: DecodedScoreRequest): Promise<PairScoresForUi> {
+  const { image } = req;
+  const stages = req.clip && image ? 3 : 2;
+  const pair = { prompt: req.prompt, image: req.imageKey };
   const spans = { chosen: splitSentences(req.chosen), rejected: splitSentences(req.rejected) };
   let similarity: { chosen: SideScores['similarity']; rejected: SideScores['similarity'] } = { chosen: undefined, rejected: undefined };
   const notices: string[] = [];
