@@ -1,12 +1,20 @@
 import { existsSync, mkdirSync, statSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
+import { dirname, join, relative, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { RawImage } from '@huggingface/transformers';
+import { ASPO_SETTINGS, settingProblem } from '../../src/aspo/settings';
+import { loadClipScorer } from '../../src/models/clip';
 import { describeScene } from '../../src/sandbox/captions';
 import { descriptionMetrics, judgeDescription } from '../../src/sandbox/judge';
 import { renderScene } from '../../src/sandbox/render';
 import { parseScene, SceneError, type Scene } from '../../src/sandbox/scene';
-import { integerOption, requiredString, SEED_RANGE, UsageError, type Command } from './args';
+import { HELD_OUT_SET } from '../../src/sandbox/splits';
+import { ANSWER_TOKENS, DEFAULT_DESCRIPTION_TOKENS, evaluateSandbox } from '../../src/state/sandbox/evaluate';
+import { FIXTURE_MODELS } from '../lib/bundledModels';
+import { nodeFolderSource } from '../lib/nodeModelSource';
+import { integerOption, numberOption, requiredString, SEED_RANGE, UsageError, type Command } from './args';
+import { BACKEND_HELP } from './backend';
+import { ENGINE_HELP, ENGINE_OPTIONS, ENGINE_USAGE, engineChoice, loadEngine } from './engine';
 
 function sceneOption(values: Record<string, unknown>): Scene {
   try {
@@ -56,7 +64,68 @@ function judge(args: string[]) {
   return { scene, sentences: judged.sentences, facts: judged.facts, metrics: descriptionMetrics([judged]) };
 }
 
-const SUBCOMMANDS: Record<string, (args: string[]) => unknown> = { render, judge };
+/** The bundled sandbox CLIP, eval's default --clip. */
+export const SANDBOX_CLIP = join(FIXTURE_MODELS, 'sandbox-clip');
+
+async function evaluate(args: string[]) {
+  const { values } = parseArgs({
+    args,
+    options: {
+      ...ENGINE_OPTIONS,
+      clip: { type: 'string' },
+      scenes: { type: 'string' },
+      seed: { type: 'string' },
+      alpha: { type: 'string' },
+      'max-new-tokens': { type: 'string' },
+      'per-scene': { type: 'boolean', default: false },
+    },
+  });
+  const choice = engineChoice(values);
+  const count = integerOption(values, 'scenes', { min: 1, max: HELD_OUT_SET.length }) ?? HELD_OUT_SET.length;
+  const seed = integerOption(values, 'seed', SEED_RANGE) ?? 0;
+  const alpha = numberOption(values, 'alpha', ASPO_SETTINGS.alpha.default);
+  const alphaProblem = settingProblem(ASPO_SETTINGS.alpha, alpha);
+  if (alphaProblem) throw new UsageError(`--alpha: ${alphaProblem}`);
+  const maxNewTokens = integerOption(values, 'max-new-tokens', { min: 1, max: 4096 }) ?? DEFAULT_DESCRIPTION_TOKENS;
+  const clipDir = values.clip ?? SANDBOX_CLIP;
+  const clip = await loadClipScorer(nodeFolderSource(clipDir), { device: 'cpu' });
+  try {
+    const { engine, backend } = await loadEngine(choice);
+    try {
+      let reported = -1;
+      const evaluation = await evaluateSandbox({
+        engine,
+        clip,
+        scenes: HELD_OUT_SET.slice(0, count),
+        seed,
+        maxNewTokens,
+        settings: { alpha },
+        onProgress: ({ done, total }) => {
+          if (done === reported) return;
+          reported = done;
+          process.stderr.write(`aspo sandbox eval: ${done} of ${total} scenes\n`);
+        },
+      });
+      for (const [i, s] of evaluation.perScene.entries()) for (const notice of s.notices) process.stderr.write(`aspo sandbox eval: scene ${i + 1}: ${notice}\n`);
+      const { perScene, ...figures } = evaluation;
+      return {
+        ...figures,
+        ...(values['per-scene'] ? { perScene } : {}),
+        model: resolve(choice.model),
+        adapter: choice.adapter === null ? null : resolve(choice.adapter),
+        clip: resolve(clipDir),
+        engine: choice.kind === 'onnx' ? { kind: 'onnx', dtype: choice.dtype } : { kind: 'tfjs' },
+        backend,
+      };
+    } finally {
+      engine.dispose();
+    }
+  } finally {
+    clip.dispose();
+  }
+}
+
+const SUBCOMMANDS: Record<string, (args: string[]) => unknown> = { render, judge, eval: evaluate };
 
 export const sandboxCommand: Command = {
   usage: `sandbox render --scene JSON [--seed N] --out PNG [--overwrite]
@@ -71,7 +140,22 @@ export const sandboxCommand: Command = {
       splits TEXT into sentences and judges each against the scene: verdict correct, hallucinated (with its kind:
       colour, shape, count, side, background, absent-object) or unparsed (not exactly one of the sentence forms);
       prints { scene, sentences: [{ text, start, end, verdict, kind?, claim? }], facts: [{ sentence, stated }],
-      metrics: { chairS, chairI, recall, unparsed, kinds, ... } }. The rules: docs/sandbox.md.`,
+      metrics: { chairS, chairI, recall, unparsed, kinds, ... } }. The rules: docs/sandbox.md.
+
+  sandbox eval ${ENGINE_USAGE}
+      [--clip DIR] [--scenes N] [--seed S] [--alpha A] [--max-new-tokens N] [--per-scene]
+      the model on the first N held-out scenes (default all ${HELD_OUT_SET.length}), greedy: its description for "Describe the
+      picture." judged (chairS, chairI, recall, unparsed), the yes/no probes (accuracy, precision, recall, yes-ratio)
+      and how-many questions (accuracy); and how well the Inspect tab's Ŝ_i, P̂_i and w_i at α = A (default
+      ${ASPO_SETTINGS.alpha.default}) separate correct from hallucinated sentences (AUROC, null without both), over the greedy descriptions and one
+      corrupted correct description per scene pooled, and over the greedy ones alone. S_i comes from the CLIP in DIR
+      (default the bundled sandbox CLIP, ${relative(process.cwd(), SANDBOX_CLIP)}). The seed (default 0) draws the probes' negatives
+      and the corruptions. A description takes at most N new tokens (default ${DEFAULT_DESCRIPTION_TOKENS}), an answer ${ANSWER_TOKENS}. Prints
+      { scenes, seed, maxNewTokens, settings, descriptions, cutDescriptions, yesNo, howMany,
+      separation: { pooled, greedy }, model, adapter, clip, engine, backend }, and with --per-scene every scene's
+      texts, verdicts and numbers; stderr counts the scenes done. What is scored: docs/sandbox.md.
+      ${ENGINE_HELP}
+      ${BACKEND_HELP}`,
   async run(args) {
     const [subcommand, ...rest] = args;
     const run = subcommand !== undefined && Object.hasOwn(SUBCOMMANDS, subcommand) ? SUBCOMMANDS[subcommand] : undefined;
