@@ -13,7 +13,7 @@ import { describeScene, DESCRIBE_PROMPT } from '../src/sandbox/captions';
 import { judgeDescription } from '../src/sandbox/judge';
 import { renderScene } from '../src/sandbox/render';
 import type { Scene } from '../src/sandbox/scene';
-import { GENERATE_MAX_NEW_TOKENS } from '../src/state/inspect/generate';
+import { DEFAULT_DESCRIPTION_TOKENS } from '../src/state/sandbox/evaluate';
 import { scenePair } from '../src/state/inspect/sandboxScene';
 import { startNodeBackend } from '../scripts/lib/nodeBackend';
 import { FIXTURE_MODELS, nodeFolderSource } from '../scripts/lib/nodeModelSource';
@@ -169,7 +169,7 @@ test('a scene set by hand in the Inspect tab is scored with the default models; 
   // Generate: the loaded model's greedy description, as Node's run of the same model gives it, judged like any response.
   await page.getByTestId('generate-chosen').click();
   await expect(page.getByTestId('generate-message')).toContainText('greedy answer', { timeout: 60_000 });
-  const greedy = (await engine.generate({ image, prompt: DESCRIBE_PROMPT, maxNewTokens: GENERATE_MAX_NEW_TOKENS, greedy: true })).text.trim();
+  const greedy = (await engine.generate({ image, prompt: DESCRIBE_PROMPT, maxNewTokens: DEFAULT_DESCRIPTION_TOKENS, greedy: true })).text.trim();
   const generated = await page.getByTestId('chosen-text').inputValue();
   // Greedy decoding follows the argmax: on another device (and, for a model whose input is not 64 pixels, another
   // resize) a near tie can break the other way after a while, so the two must agree at least at the start.
@@ -190,4 +190,39 @@ test('a scene set by hand in the Inspect tab is scored with the default models; 
   await expect(page.getByTestId('scene-json')).toHaveText(JSON.stringify(SCENE));
   await expect(page.getByTestId(`verdict-chosen-${hallucinated}`)).toHaveAttribute('data-kind', pair.corruption);
   await page.screenshot({ path: `${OUTPUT}/inspect-sandbox.png`, fullPage: true });
+});
+
+test('the separation panel evaluates held-out scenes with the loaded models at the current α, shows progress, and cancels', async ({ page }) => {
+  await page.goto('/');
+  await loadDefaultModels(page);
+  await page.getByTestId('alpha').fill('0.3');
+  await page.getByTestId('separation-scenes').fill('2');
+  await page.getByTestId('separation-run').click();
+  const result = page.getByTestId('separation-result');
+  await expect(result).toHaveAttribute('data-scenes', '2', { timeout: 90_000 });
+  await expect(result).toHaveAttribute('data-alpha', '0.3');
+  // Each scene's corrupted description has one hallucinated sentence and at least one correct one, so there is always something to separate.
+  const header = await page.getByTestId('separation-table').locator('thead').textContent();
+  const [, correct, hallucinated] = /Greedy \+ corrupted \((\d+) correct, (\d+) hallucinated\)/.exec(header ?? '') ?? [];
+  expect(Number(hallucinated)).toBeGreaterThanOrEqual(2);
+  expect(Number(correct)).toBeGreaterThanOrEqual(2);
+  for (const key of ['simNorm', 'pplNorm', 'weight']) {
+    const auroc = await numberAt(page, `separation-pooled-${key}`);
+    expect(auroc).toBeGreaterThanOrEqual(0);
+    expect(auroc).toBeLessThanOrEqual(1);
+  }
+  for (const id of ['separation-yesno-accuracy', 'separation-howmany-accuracy', 'separation-recall']) {
+    const v = await numberAt(page, id);
+    expect(v).toBeGreaterThanOrEqual(0);
+    expect(v).toBeLessThanOrEqual(1);
+  }
+  await page.getByTestId('alpha').fill('0.6');
+  await expect(result).toContainText('α has changed since');
+
+  await page.getByTestId('separation-scenes').fill('120');
+  await page.getByTestId('separation-run').click();
+  await expect(page.getByTestId('separation-progress')).toBeVisible();
+  await page.getByTestId('separation-cancel').click();
+  await expect(page.getByTestId('separation-message')).toContainText('Evaluation cancelled; the figures below are from the run before', { timeout: 30_000 });
+  await expect(result).toHaveAttribute('data-scenes', '2');
 });

@@ -15,6 +15,7 @@ import { ScoreBar } from './ScoreBar';
 import { TokenHeatmap } from './TokenHeatmap';
 import { ModelPanel } from '../models/ModelPanel';
 import { ScenePicker } from './ScenePicker';
+import { SeparationPanel } from './SeparationPanel';
 
 export function InspectPanel({ backend }: { backend: BackendChoice | null }) {
   const state = useInspect();
@@ -72,6 +73,7 @@ export function InspectPanel({ backend }: { backend: BackendChoice | null }) {
         <ScoreBar />
         <Settings />
         <Results result={view.result} rows={[...view.chosen, ...view.rejected]} />
+        <SeparationPanel />
         <p className="device-check" data-testid="device-check" data-value={device?.loss}>
           {device && view.result
             ? `TF.js on ${backend?.backend}: ASPO loss ${fmt(device.loss, 6)}, margin ${fmt(device.margin, 6)} (float64: ${fmt(view.result.loss, 6)})`
