@@ -3,12 +3,13 @@
  * engines from a URL folder or through the hub code path (Cache Storage included), and clearing that cache.
  */
 import * as tf from '@tensorflow/tfjs';
+import { env, LogLevel } from '@huggingface/transformers';
 import type { MllmEngine, ResponseLogprobs } from '../models/engine';
 import { loadOnnxEngine } from '../models/onnx/engine';
 import { MODEL_CACHE_NAME, hubSource, urlPrefixSource } from '../models/sources';
 import { loadTfjsEngine } from '../models/tfjs/engine';
 import { plain, rawImage } from './page';
-import type { HubLogprobsArgs, HubLogprobsResult, LogprobsArgs } from './protocol';
+import type { HubLogprobsArgs, HubLogprobsResult, LogprobsArgs, OnnxLogprobsArgs, OnnxLogprobsResult } from './protocol';
 
 /** Σ xᵢ² · (i + 1) over x = [1, 2, 3, 4] (= 100) on the active backend, read back with `await data()`. */
 export async function probe(): Promise<{ backend: string; value: number }> {
@@ -37,6 +38,25 @@ export async function logprobs(args: LogprobsArgs): Promise<ResponseLogprobs[]> 
   const engine = await engineFor(args.modelUrl, args.engine);
   const image = args.imagePixels ? rawImage(args.imagePixels) : undefined;
   return plain(await engine.logprobs({ prompt: args.prompt, responses: args.responses, image, adapters: args.adapters }));
+}
+
+/** Log-probs from an ONNX engine loaded for this call with the given device and dtype, then disposed. */
+export async function onnxLogprobs(args: OnnxLogprobsArgs): Promise<OnnxLogprobsResult> {
+  const level = env.logLevel;
+  // transformers.js gives ONNX Runtime its level (DEBUG: verbose) globally and for each session it creates.
+  const setLevel = (l: number) => {
+    env.logLevel = l;
+    env.backends.onnx.setLogLevel?.(l);
+  };
+  if (args.verboseLoad) setLevel(LogLevel.DEBUG);
+  const engine = await loadOnnxEngine(urlPrefixSource(args.modelUrl), { device: args.device, dtype: args.dtype }).finally(() => setLevel(level));
+  try {
+    const image = args.imagePixels ? rawImage(args.imagePixels) : undefined;
+    const results = await engine.logprobs({ prompt: args.prompt, responses: args.responses, image });
+    return { results: plain(results), device: engine.device, fallbackReason: engine.fallbackReason };
+  } finally {
+    engine.dispose();
+  }
 }
 
 export async function logprobsFromHub(args: HubLogprobsArgs): Promise<HubLogprobsResult> {

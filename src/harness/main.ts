@@ -11,7 +11,7 @@ import { benchOnnxThreads } from './benchCpu';
 import { benchImageFeatures, benchKey, benchLoad, benchLogprobs, benchTrainStep, disposeBench } from './benchEngine';
 import { benchClipLoad, benchClipScore, benchClipUnload, benchEngineLogprobs, benchEnginesLoad, benchEnginesUnload } from './benchScore';
 import { benchTrainer, benchTrainerSetup, benchTrainerUnload } from './benchTrain';
-import { clearModelCache, logprobs, logprobsFromHub, probe, unloadEngines } from './engineProbe';
+import { clearModelCache, logprobs, logprobsFromHub, onnxLogprobs, probe, unloadEngines } from './engineProbe';
 import { isolation } from './isolationProbe';
 import { memory, serial, status } from './page';
 import type { AspoHarness } from './protocol';
@@ -34,6 +34,7 @@ const harness: AspoHarness = {
   probe: () => serial('probe', probe),
   logprobs: (args) => serial(`log-probs of ${args.modelUrl}`, () => logprobs(args)),
   logprobsFromHub: (args) => serial(`log-probs of ${args.id}`, () => logprobsFromHub(args)),
+  onnxLogprobs: (args) => serial(`ONNX log-probs of ${args.modelUrl} on ${args.device}`, () => onnxLogprobs(args)),
   clearModelCache: () => serial('clearing the model cache', clearModelCache),
   benchLoad: (model) => serial(`loading ${benchKey(model)}`, () => benchLoad(model)),
   benchImageFeatures: (opts) => serial('image features', () => benchImageFeatures(opts)),

@@ -5,7 +5,7 @@
  * median every timing reports, so a Node caller imports nothing of the page.
  */
 import type { ResponseLogprobs } from '../models/engine';
-import type { OnnxDevice } from '../models/onnx/engine';
+import type { OnnxDevice, OnnxDtypeOption } from '../models/onnx/engine';
 import type { BackendName, WasmInfo } from '../tf/backend';
 import type { TrainSettings, TrainSettingsInput } from '../train/settings';
 
@@ -26,6 +26,21 @@ export interface LogprobsArgs {
   adapters?: boolean;
   /** Which engine scores: the TF.js one (default) or the ONNX one (transformers.js, WebGPU where it works). */
   engine?: 'tfjs' | 'onnx';
+}
+
+/** The ONNX engine loaded afresh on a given device and dtype (the quantized files, e2e/quantized.spec.ts). */
+export interface OnnxLogprobsArgs extends Omit<LogprobsArgs, 'engine' | 'adapters'> {
+  device: OnnxDevice;
+  dtype: OnnxDtypeOption;
+  /** ONNX Runtime's verbose log (where it placed each node, among much else) to the console while it loads. */
+  verboseLoad?: boolean;
+}
+
+export interface OnnxLogprobsResult {
+  results: ResponseLogprobs[];
+  /** The device the sessions ran on, and why it is not the one asked for (null when it is). */
+  device: OnnxDevice;
+  fallbackReason: string | null;
 }
 
 export interface HubLogprobsArgs extends Omit<LogprobsArgs, 'modelUrl'> {
@@ -246,6 +261,7 @@ export interface AspoHarness {
   probe(): Promise<{ backend: string; value: number }>;
   logprobs(args: LogprobsArgs): Promise<ResponseLogprobs[]>;
   logprobsFromHub(args: HubLogprobsArgs): Promise<HubLogprobsResult>;
+  onnxLogprobs(args: OnnxLogprobsArgs): Promise<OnnxLogprobsResult>;
   clearModelCache(): Promise<boolean>;
   benchLoad(model: BenchModel): Promise<BenchLoadResult>;
   /**
