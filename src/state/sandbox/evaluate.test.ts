@@ -94,6 +94,10 @@ function separationByHand(rows: { verdict: string; simNorm: number; pplNorm: num
   return { correct: pos.length, hallucinated: neg.length, simNorm: area('simNorm'), pplNorm: area('pplNorm'), weight: area('weight') };
 }
 
+function close(got: Record<string, number | null>, want: Record<string, number>) {
+  for (const [k, v] of Object.entries(want)) expect(got[k], k).toBeCloseTo(v, 10);
+}
+
 describe('evaluateSandbox', () => {
   it('gives the judge, POPE and how-many figures of the answers, counted by hand', async () => {
     const r = await evaluateSandbox({ engine, clip, scenes: SCENES, seed: 5, settings: { alpha: ALPHA } });
@@ -139,9 +143,6 @@ describe('evaluateSandbox', () => {
       expect(row.weight).toBeCloseTo(greedy[k].weight, 10);
       expect(row.simNorm).toBeCloseTo(greedy[k].simNorm, 10);
     });
-    const close = (got: Record<string, number | null>, want: Record<string, number>) => {
-      for (const [k, v] of Object.entries(want)) expect(got[k], k).toBeCloseTo(v, 10);
-    };
     close({ ...r.separation.greedy }, separationByHand(greedy));
     close({ ...r.separation.pooled }, separationByHand([...greedy, ...corrupted]));
     expect(r.separation.greedy).toMatchObject({ correct: 5, hallucinated: 1 });
@@ -156,6 +157,16 @@ describe('evaluateSandbox', () => {
     // Scene 1's description is all correct: the greedy descriptions alone have no hallucinated class.
     expect(one.separation.greedy).toEqual({ correct: 2, hallucinated: 0, simNorm: null, pplNorm: null, weight: null });
     expect(one.separation.pooled.hallucinated).toBe(1);
+  });
+
+  it('takes a description without a sentence as one with nothing to weigh, and still scores the corrupted one', async () => {
+    const silent: MllmEngine = { ...engine, generate: async (r) => (r.prompt === DESCRIBE_PROMPT ? { ids: [], text: '', stop: 'eos' } : engine.generate(r)) };
+    const r = await evaluateSandbox({ engine: silent, clip, scenes: SCENES.slice(0, 1), seed: 5, settings: { alpha: ALPHA } });
+    const both = await evaluateSandbox({ engine, clip, scenes: SCENES.slice(0, 1), seed: 5, settings: { alpha: ALPHA } });
+    expect(r.perScene[0].greedy).toEqual({ text: '', sentences: [], stop: 'eos' });
+    expect(r.descriptions).toMatchObject({ descriptions: 1, sentences: 0, chairS: 0, recall: 0, unparsed: null });
+    expect(r.perScene[0].corrupted).toEqual(both.perScene[0].corrupted);
+    close({ ...r.separation.pooled }, separationByHand(await byHand(0, both.perScene[0].corrupted.text)));
   });
 
   it('reports progress scene by scene and stops with an AbortError when aborted', async () => {

@@ -10,6 +10,7 @@
  * each sentence's `Ŝ_i`, `P̂_i` and `w_i` at the given settings, beside the judge's verdict.
  */
 import { RawImage } from '@huggingface/transformers';
+import { splitSentences } from '../../aspo';
 import { DEFAULT_ASPO_SETTINGS, type AspoSettings } from '../../aspo/settings';
 import { EMPTY_BOOK, recordScores } from '../../data/sentenceNumbers';
 import type { ClipScorer } from '../../models/clip';
@@ -165,6 +166,10 @@ export async function evaluateSandbox(options: SandboxEvalOptions): Promise<Sand
     const howMany = [];
     for (const q of countProbes(scene, probes)) howMany.push({ ...q, answer: (await answer(engine, image, q.question, answerTokens, signal)).text });
 
+    const corrupted = sentences.join(' ');
+    // A description without a sentence (the model ended its turn at once) has nothing to weigh, and a pair needs two
+    // texts with sentences: the corrupted one then stands on both sides.
+    const spoke = splitSentences(description.text).length > 0;
     const scores = await scoreDecodedPair({
       engine,
       mllmLabel: engine.label,
@@ -172,15 +177,15 @@ export async function evaluateSandbox(options: SandboxEvalOptions): Promise<Sand
       image,
       imageKey: imageKey(image),
       prompt: DESCRIBE_PROMPT,
-      chosen: description.text,
-      rejected: sentences.join(' '),
+      chosen: spoke ? description.text : corrupted,
+      rejected: corrupted,
       signal: signal ?? new AbortController().signal,
       onStage: (what) => stage(`scoring (${what})`),
     });
     perScene.push({
       scene,
       seed: held.seed,
-      greedy: { ...scoredSide(scene, scores, 'chosen', settings), stop: description.stop },
+      greedy: { ...(spoke ? scoredSide(scene, scores, 'chosen', settings) : { text: description.text, sentences: [] }), stop: description.stop },
       corrupted: { ...scoredSide(scene, scores, 'rejected', settings), corruption },
       yesNo,
       howMany,
