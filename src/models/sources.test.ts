@@ -142,10 +142,10 @@ describe('hubSource', () => {
   it('names the model, the file, the status and the URL when a file is missing', async () => {
     const cache = memoryCache();
     const src = hubSource(MODEL_ID, { endpoint: base, cache });
-    const err = await src.getFile('onnx/decoder_model_merged_q4.onnx').catch((e) => e);
+    const err = await src.getFile('onnx/decoder_model_merged_q4f16.onnx').catch((e) => e);
     expect(err).toBeInstanceOf(ModelFileError);
     expect(err.message).toBe(
-      `model ${MODEL_ID} has no file onnx/decoder_model_merged_q4.onnx (HTTP 404 at ${base}/${MODEL_ID}/resolve/main/onnx/decoder_model_merged_q4.onnx)`,
+      `model ${MODEL_ID} has no file onnx/decoder_model_merged_q4f16.onnx (HTTP 404 at ${base}/${MODEL_ID}/resolve/main/onnx/decoder_model_merged_q4f16.onnx)`,
     );
     expect(err.status).toBe(404);
     expect(err.reason).toBe('missing');
