@@ -14,6 +14,9 @@ import { nodeFolderSource } from '../lib/nodeModelSource';
 import { requiredString, UsageError } from './args';
 import { BACKEND_OPTION, BACKEND_USAGE, backendOption, ONNX_RUNTIME, refuseBackend, startBackend, type BackendRecord } from './backend';
 
+/** The most --max-new-tokens takes; the model's window cuts generation earlier anyway. */
+export const MAX_NEW_TOKENS = 4096;
+
 export const ENGINE_OPTIONS = {
   model: { type: 'string' },
   adapter: { type: 'string' },

@@ -2,12 +2,10 @@ import { parseArgs } from 'node:util';
 import type { RawImage } from '@huggingface/transformers';
 import { integerOption, numberOption, requiredString, SEED_RANGE, UsageError, type Command } from './args';
 import { BACKEND_HELP } from './backend';
-import { ENGINE_HELP, ENGINE_OPTIONS, ENGINE_USAGE, engineChoice, loadEngine } from './engine';
+import { ENGINE_HELP, ENGINE_OPTIONS, ENGINE_USAGE, engineChoice, loadEngine, MAX_NEW_TOKENS } from './engine';
 import { readImage } from './train';
 
 export const DEFAULT_MAX_NEW_TOKENS = 64;
-/** The most --max-new-tokens takes; the model's window cuts generation earlier anyway. */
-const MAX_NEW_TOKENS = 4096;
 
 /** --sample's options, refused without --sample rather than silently ignored by greedy decoding. */
 function sampling(values: Record<string, unknown>): { greedy: boolean; temperature?: number; topP?: number; seed?: number } {
@@ -27,8 +25,8 @@ export const generateCommand: Command = {
   usage: `generate ${ENGINE_USAGE}
       [--image PNG] --prompt TEXT [--max-new-tokens N] [--sample [--temperature T] [--top-p P] [--seed S]]
       the model's answer to the prompt (with the image) through its chat template: greedy unless --sample, which
-      samples from softmax(logits / T) within the top-p nucleus (defaults T 1, P 1, seed 0; the same seed gives the
-      same tokens on both engines); at most N new tokens (default ${DEFAULT_MAX_NEW_TOKENS}, up to ${MAX_NEW_TOKENS}; the window stops it earlier).
+      samples from softmax(logits / T) within the top-p nucleus (defaults T 1, P 1, seed 0; both engines draw with
+      the same seeded generator); at most N new tokens (default ${DEFAULT_MAX_NEW_TOKENS}, up to ${MAX_NEW_TOKENS}; the window stops it earlier).
       Prints { text, tokens: [{ id, text }], stop: "eos"|"length", backend: { name, threads? } }; tokens are every
       token generated, the end of the turn included, each decoded on its own; text leaves out special tokens.
       ${ENGINE_HELP}

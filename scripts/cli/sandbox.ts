@@ -14,7 +14,7 @@ import { FIXTURE_MODELS } from '../lib/bundledModels';
 import { nodeFolderSource } from '../lib/nodeModelSource';
 import { integerOption, numberOption, requiredString, SEED_RANGE, UsageError, type Command } from './args';
 import { BACKEND_HELP } from './backend';
-import { ENGINE_HELP, ENGINE_OPTIONS, ENGINE_USAGE, engineChoice, loadEngine } from './engine';
+import { ENGINE_HELP, ENGINE_OPTIONS, ENGINE_USAGE, engineChoice, loadEngine, MAX_NEW_TOKENS } from './engine';
 
 function sceneOption(values: Record<string, unknown>): Scene {
   try {
@@ -86,7 +86,7 @@ async function evaluate(args: string[]) {
   const alpha = numberOption(values, 'alpha', ASPO_SETTINGS.alpha.default);
   const alphaProblem = settingProblem(ASPO_SETTINGS.alpha, alpha);
   if (alphaProblem) throw new UsageError(`--alpha: ${alphaProblem}`);
-  const maxNewTokens = integerOption(values, 'max-new-tokens', { min: 1, max: 4096 }) ?? DEFAULT_DESCRIPTION_TOKENS;
+  const maxNewTokens = integerOption(values, 'max-new-tokens', { min: 1, max: MAX_NEW_TOKENS }) ?? DEFAULT_DESCRIPTION_TOKENS;
   const clipDir = values.clip ?? SANDBOX_CLIP;
   const clip = await loadClipScorer(nodeFolderSource(clipDir), { device: 'cpu' });
   try {
