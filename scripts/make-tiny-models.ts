@@ -19,7 +19,8 @@
  * `onnx/vision_model.onnx`) are built with `onnx-proto` from the very tensors stored in
  * `model.safetensors`, read back through our safetensors reader (BF16 decoded exactly, as the TF.js
  * loader sees them), so the ONNX and TF.js engines compute the same function. They are float32 and
- * carry no dtype suffix: the ONNX engine loads bundled models with `dtype: 'fp32'` (its default).
+ * carry no dtype suffix (the ONNX engine's default `dtype: 'fp32'`); tiny-smolvlm also ships the Hub's
+ * quantized variants, `<session>_quantized.onnx` (q8) and `<session>_q4.onnx` (q4), docs/architecture.md.
  *
  * One file per model under scripts/tiny-models/ (and the tokenizers they share); their weights' names and shapes
  * are their families' (src/models/families/). The generators are pure (no Node APIs), so tests build the same

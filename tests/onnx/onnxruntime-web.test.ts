@@ -52,27 +52,33 @@ async function compare(bytes: Uint8Array, feeds: Record<string, Feed>): Promise<
 }
 
 describe('onnxruntime-web (wasm) runs the generated graphs like onnxruntime-node', () => {
-  it('Idefics3: vision_encoder, embed_tokens, decoder_model_merged (empty past)', async () => {
-    const files = buildIdefics3Onnx(config, randomIdefics3Weights(config, 3));
-    const rng = new Prng(1);
-    await compare(files['onnx/vision_encoder.onnx'], {
-      pixel_values: { type: 'float32', data: uniform(rng, 2 * 3 * 32 * 32), dims: [1, 2, 3, 32, 32] },
-      pixel_attention_mask: { type: 'bool', data: new Uint8Array(2 * 32 * 32).fill(1), dims: [1, 2, 32, 32] },
+  for (const [dtype, suffix] of [
+    ['fp32', ''],
+    ['q8', '_quantized'],
+    ['q4', '_q4'],
+  ] as const) {
+    it(`Idefics3 ${dtype}: vision_encoder${suffix}, embed_tokens${suffix}, decoder_model_merged${suffix} (empty past)`, async () => {
+      const files = buildIdefics3Onnx(config, randomIdefics3Weights(config, 3), [dtype]);
+      const rng = new Prng(1);
+      await compare(files[`onnx/vision_encoder${suffix}.onnx`], {
+        pixel_values: { type: 'float32', data: uniform(rng, 2 * 3 * 32 * 32), dims: [1, 2, 3, 32, 32] },
+        pixel_attention_mask: { type: 'bool', data: new Uint8Array(2 * 32 * 32).fill(1), dims: [1, 2, 32, 32] },
+      });
+      await compare(files[`onnx/embed_tokens${suffix}.onnx`], {
+        input_ids: { type: 'int64', data: BigInt64Array.from([3n, 299n, 0n]), dims: [1, 3] },
+      });
+      const past: Record<string, Feed> = {};
+      for (let i = 0; i < 2; i++) {
+        for (const kv of ['key', 'value']) past[`past_key_values.${i}.${kv}`] = { type: 'float32', data: new Float32Array(0), dims: [2, 2, 0, 16] };
+      }
+      await compare(files[`onnx/decoder_model_merged${suffix}.onnx`], {
+        inputs_embeds: { type: 'float32', data: rng.normals(2 * 4 * 64, 1), dims: [2, 4, 64] },
+        attention_mask: { type: 'int64', data: BigInt64Array.from([1n, 1n, 1n, 1n, 0n, 1n, 1n, 1n]), dims: [2, 4] },
+        position_ids: { type: 'int64', data: BigInt64Array.from([0n, 1n, 2n, 3n, 1n, 0n, 1n, 2n]), dims: [2, 4] },
+        ...past,
+      });
     });
-    await compare(files['onnx/embed_tokens.onnx'], {
-      input_ids: { type: 'int64', data: BigInt64Array.from([3n, 299n, 0n]), dims: [1, 3] },
-    });
-    const past: Record<string, Feed> = {};
-    for (let i = 0; i < 2; i++) {
-      for (const kv of ['key', 'value']) past[`past_key_values.${i}.${kv}`] = { type: 'float32', data: new Float32Array(0), dims: [2, 2, 0, 16] };
-    }
-    await compare(files['onnx/decoder_model_merged.onnx'], {
-      inputs_embeds: { type: 'float32', data: rng.normals(2 * 4 * 64, 1), dims: [2, 4, 64] },
-      attention_mask: { type: 'int64', data: BigInt64Array.from([1n, 1n, 1n, 1n, 0n, 1n, 1n, 1n]), dims: [2, 4] },
-      position_ids: { type: 'int64', data: BigInt64Array.from([0n, 1n, 2n, 3n, 1n, 0n, 1n, 2n]), dims: [2, 4] },
-      ...past,
-    });
-  });
+  }
 
   it('CLIP: text_model and vision_model', async () => {
     const tiny = makeTinyClip(4, { vocabSize: 40 });

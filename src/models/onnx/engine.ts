@@ -38,8 +38,9 @@ export type OnnxDevice = 'webgpu' | 'wasm' | 'cpu';
 
 export interface LoadOnnxEngineOptions {
   /**
-   * Default `'fp32'`: the un-suffixed `onnx/*.onnx` files, which is what the bundled tiny models ship.
-   * Real checkpoints pass their quantized variant, e.g. `{ decoder_model_merged: 'q4', ... }`.
+   * Default `'fp32'`: the un-suffixed `onnx/*.onnx` files. Hub checkpoints pass their quantized variant, e.g.
+   * `{ vision_encoder: 'q4', embed_tokens: 'q4', decoder_model_merged: 'q4' }`; our own SmolVLM exports ship the
+   * same q8 and q4 files beside fp32 (scripts/onnx/idefics3.ts).
    */
   dtype?: OnnxDtypeOption;
   /** Default: `'cpu'` in Node; in the browser `'webgpu'` where the browser offers it, else `'wasm'`. */
