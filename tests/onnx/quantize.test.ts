@@ -3,7 +3,8 @@
  * onnxruntime-node against the same products computed here from the quantized numbers.
  */
 import { describe, expect, it } from 'vitest';
-import { GraphBuilder, type WeightFormat } from '../../scripts/onnx/builder';
+import { GraphBuilder, transpose2d, type WeightFormat } from '../../scripts/onnx/builder';
+import { buildIdefics3Onnx, randomIdefics3Weights, Q4_BLOCK_SIZE, type Idefics3Config, type WeightMap } from '../../scripts/onnx/idefics3';
 import {
   dequantizeBlocks4,
   dequantizeLinear8,
@@ -14,7 +15,8 @@ import {
   type Blocks4,
 } from '../../scripts/onnx/quantize';
 import { Prng } from '../../src/models/prng';
-import { f32, floats, i64, session } from './helpers';
+import { bool, f32, floats, i64, session, uniform } from './helpers';
+import { idefics3ImageFeaturesRef, llamaRef, maxAbsDiff } from './reference';
 
 describe('rounding', () => {
   it('numpy rounds halves to even, C roundf away from zero', () => {
@@ -266,5 +268,55 @@ describe('quantized graphs in onnxruntime-node', () => {
     const g = new GraphBuilder('bad', { kind: 'q4', blockSize: 24 });
     const input = g.input('x', 'float32', [1, 48]);
     expect(() => g.linear(input, 'w', { shape: [2, 48], data: new Float32Array(96) })).toThrow(/block size 24/);
+  });
+});
+
+describe('q4 SmolVLM sessions against the float64 references on the dequantized weights', () => {
+  // K of 48 and 96: MatMulNBits' partial blocks inside a whole model.
+  const config: Idefics3Config = {
+    scale_factor: 2,
+    vision_config: { hidden_size: 32, intermediate_size: 48, num_attention_heads: 4, num_hidden_layers: 2, image_size: 32, patch_size: 8 },
+    text_config: { hidden_size: 64, intermediate_size: 96, num_attention_heads: 4, num_key_value_heads: 2, num_hidden_layers: 2, vocab_size: 300, rms_norm_eps: 1e-5 },
+  };
+  const weights = randomIdefics3Weights(config, 21);
+  const files = buildIdefics3Onnx(config, weights, ['q4']);
+
+  /** Every Linear weight [out, in] as MatMulNBits sees it: quantized as B = Wᵀ [in, out], dequantized, transposed back. */
+  function dequantized(): WeightMap {
+    const out: WeightMap = new Map(weights);
+    for (const [name, t] of weights) {
+      if (!/(_proj|fc1|fc2|lm_head|modality_projection\.proj)\.weight$/.test(name)) continue;
+      const [o, i] = t.shape;
+      const q = quantizeBlocks4(transpose2d(t.data, o, i), i, o, Q4_BLOCK_SIZE);
+      out.set(name, { shape: t.shape, data: transpose2d(dequantizeBlocks4(q), i, o) });
+    }
+    return out;
+  }
+
+  it('decoder_model_merged_q4: logits of the Llama reference', async () => {
+    const T = 5;
+    const embeds = new Prng(22).normals(T * 64, 1);
+    const ones = new Array(T).fill(1);
+    const positions = [...Array(T).keys()];
+    const s = await session(files['onnx/decoder_model_merged_q4.onnx']);
+    const past: Record<string, ReturnType<typeof f32>> = {};
+    for (let l = 0; l < 2; l++) for (const kv of ['key', 'value']) past[`past_key_values.${l}.${kv}`] = f32([], [1, 2, 0, 16]);
+    const out = await s.run({ inputs_embeds: f32(embeds, [1, T, 64]), attention_mask: i64(ones, [1, T]), position_ids: i64(positions, [1, T]), ...past });
+    await s.release();
+    const logits = floats(out.logits as never);
+    const ref = llamaRef(config, dequantized(), Float64Array.from(embeds), 1, T, ones, positions);
+    expect(maxAbsDiff(logits, ref.logits)).toBeLessThan(1e-4);
+    // …and not those of the float weights.
+    expect(maxAbsDiff(logits, llamaRef(config, weights, Float64Array.from(embeds), 1, T, ones, positions).logits)).toBeGreaterThan(1e-3);
+  });
+
+  it('vision_encoder_q4: image features of the SigLIP + connector reference (the Conv in float)', async () => {
+    const S = 32;
+    const pv = uniform(new Prng(23), 3 * S * S);
+    const s = await session(files['onnx/vision_encoder_q4.onnx']);
+    const out = await s.run({ pixel_values: f32(pv, [1, 1, 3, S, S]), pixel_attention_mask: bool(new Array(S * S).fill(1), [1, 1, S, S]) });
+    await s.release();
+    const [ref] = idefics3ImageFeaturesRef(config, dequantized(), pv, 1);
+    expect(maxAbsDiff(floats(out.image_features as never), ref)).toBeLessThan(1e-4);
   });
 });
