@@ -190,6 +190,11 @@ test('a scene set by hand in the Inspect tab is scored with the default models; 
   await expect(page.getByTestId('scene-json')).toHaveText(JSON.stringify(SCENE));
   await expect(page.getByTestId(`verdict-chosen-${hallucinated}`)).toHaveAttribute('data-kind', pair.corruption);
   await page.screenshot({ path: `${OUTPUT}/inspect-sandbox.png`, fullPage: true });
+
+  // The picker, its held-out list and the ground truth fit a narrow window.
+  await page.getByTestId('scene-mode-held-out').check();
+  await page.setViewportSize({ width: 420, height: 800 });
+  expect(await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth)).toBeLessThanOrEqual(0);
 });
 
 test('the separation panel evaluates held-out scenes with the loaded models at the current α, shows progress, and cancels', async ({ page }) => {
@@ -225,4 +230,6 @@ test('the separation panel evaluates held-out scenes with the loaded models at t
   await page.getByTestId('separation-cancel').click();
   await expect(page.getByTestId('separation-message')).toContainText('Evaluation cancelled; the figures below are from the run before', { timeout: 30_000 });
   await expect(result).toHaveAttribute('data-scenes', '2');
+  expect(await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth)).toBeLessThanOrEqual(0);
+  await page.screenshot({ path: `${OUTPUT}/inspect-separation.png`, fullPage: true });
 });

@@ -1,6 +1,7 @@
 import type { Side } from '../../state/inspectStore';
 import type { SentenceRow } from '../../state/inspect/compute';
 import { fmt } from '../common/format';
+import { verdictWords } from './SentenceTable';
 
 interface ResponseEditorProps {
   side: Side;
@@ -53,7 +54,7 @@ export function ResponseEditor({ side, text, rows, focusIndex, onText, onFocusSe
             data-end={row.end}
             title={`${side === 'chosen' ? `sentence ${i + 1}: w = ${fmt(row.weight)}` : `sentence ${i + 1}: r = ${fmt(row.reward)}`}${
               Object.values(row.sources).some((p) => p.source === 'placeholder') ? ' (placeholder numbers)' : ''
-            }`}
+            }${row.verdict ? `; judge: ${verdictWords(row.verdict)}` : ''}`}
             onClick={() => onFocusSentence(i)}
             onFocus={() => onFocusSentence(i)}
             onMouseEnter={() => onFocusSentence(i)}
@@ -64,7 +65,10 @@ export function ResponseEditor({ side, text, rows, focusIndex, onText, onFocusSe
               }
             }}
           >
-            <sup className="sentence-index">{i + 1}</sup>
+            <sup className="sentence-index">
+              {i + 1}
+              {row.verdict && <span aria-hidden="true">{verdictWords(row.verdict)[0]}</span>}
+            </sup>
             {row.text}
           </span>
         ))}

@@ -27,33 +27,35 @@ function Figure({ label, value, testId }: { label: string; value: number | null;
 
 function SeparationTable({ pooled, greedy }: { pooled: Separation; greedy: Separation }) {
   return (
-    <table className="sentence-table" data-testid="separation-table">
-      <caption>AUROC, correct against hallucinated sentences (0.5: no better than chance)</caption>
-      <thead>
-        <tr>
-          <th scope="col">Score</th>
-          <th scope="col" title="The greedy descriptions and one corrupted correct description per scene">
-            Greedy + corrupted ({pooled.correct} correct, {pooled.hallucinated} hallucinated)
-          </th>
-          <th scope="col" title="The model's own greedy descriptions only">
-            Greedy only ({greedy.correct} correct, {greedy.hallucinated} hallucinated)
-          </th>
-        </tr>
-      </thead>
-      <tbody>
-        {SCORES.map((s) => (
-          <tr key={s.key}>
-            <th scope="row">{s.label}</th>
-            <td className="num" data-testid={`separation-pooled-${s.key}`} data-value={pooled[s.key] ?? undefined}>
-              {share(pooled[s.key])}
-            </td>
-            <td className="num" data-testid={`separation-greedy-${s.key}`} data-value={greedy[s.key] ?? undefined}>
-              {share(greedy[s.key])}
-            </td>
+    <div className="table-scroll">
+      <table className="sentence-table separation-table" data-testid="separation-table">
+        <caption>AUROC, correct against hallucinated sentences (0.5: no better than chance)</caption>
+        <thead>
+          <tr>
+            <th scope="col">Score</th>
+            <th scope="col" title="The greedy descriptions and one corrupted correct description per scene">
+              Greedy + corrupted ({pooled.correct} correct, {pooled.hallucinated} hallucinated)
+            </th>
+            <th scope="col" title="The model's own greedy descriptions only">
+              Greedy only ({greedy.correct} correct, {greedy.hallucinated} hallucinated)
+            </th>
           </tr>
-        ))}
-      </tbody>
-    </table>
+        </thead>
+        <tbody>
+          {SCORES.map((s) => (
+            <tr key={s.key}>
+              <th scope="row">{s.label}</th>
+              <td className="num" data-testid={`separation-pooled-${s.key}`} data-value={pooled[s.key] ?? undefined}>
+                {share(pooled[s.key])}
+              </td>
+              <td className="num" data-testid={`separation-greedy-${s.key}`} data-value={greedy[s.key] ?? undefined}>
+                {share(greedy[s.key])}
+              </td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </div>
   );
 }
 
