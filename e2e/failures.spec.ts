@@ -8,6 +8,7 @@ import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } f
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
+import { catalogEntry } from '../src/models/catalog';
 import { parseSafetensors } from '../src/models/safetensors';
 import { loadTfjsEngine } from '../src/models/tfjs/engine';
 import { exportPeftAdapter, type PeftFiles } from '../src/train/peft';
@@ -16,7 +17,7 @@ import { startModelMirror } from '../scripts/lib/modelMirror';
 import { squareImage } from '../tests/setup/images';
 
 const OUTPUT = 'e2e-output';
-const TINY_SMOLVLM = 'Tiny SmolVLM (bundled sandbox, random weights)';
+const TINY_SMOLVLM = catalogEntry('tiny-smolvlm').label;
 
 /** Every uncaught error and unhandled rejection of the page. */
 function pageErrors(page: Page): string[] {

@@ -17,7 +17,7 @@
 import { resolve } from 'node:path';
 import { RawImage } from '@huggingface/transformers';
 import { splitSentences } from '../src/aspo/sentences';
-import { sandboxImage, sandboxPairs } from '../src/data/sandbox';
+import { sandboxImage, sandboxPairs } from '../src/sandbox/preferences';
 import { loadClipScorer } from '../src/models/clip';
 import type { OnnxDevice } from '../src/models/onnx/engine';
 import { tokenizeResponse, type ChatFormat } from '../src/models/teacherForcing';
@@ -38,9 +38,9 @@ const CAP_S = 120;
 const CLIP_URL = '/models/tiny-clip';
 const SMOLVLM_URL = '/models/tiny-smolvlm';
 const CLIP_DIR = resolve(ROOT, 'tests/fixtures/models/tiny-clip');
-const IMAGE_KEY = 'sandbox:s00';
+const IMAGE_KEY = 'sandbox:train/0';
 
-/** Sentences per response: the sandbox's answers have 3; longer real answers have more. */
+/** Sentences per response: the sandbox's answers have 3 to 6; longer real answers have more. */
 const SENTENCES_PER_RESPONSE = [3, 8];
 const CLIP_WARMUP_ROUNDS = 2;
 const CLIP_ROUNDS = 15;
@@ -51,7 +51,7 @@ const OFFSET_SENTENCES = [100, 400];
 const OFFSET_ROUNDS = 3;
 
 function sandboxPixels(): ImagePixels {
-  const img = sandboxImage(IMAGE_KEY)!;
+  const img = sandboxImage(IMAGE_KEY);
   return { data: Array.from(img.data), width: img.width, height: img.height, channels: 3 };
 }
 
@@ -124,7 +124,7 @@ async function clipInNode(): Promise<Outcome<Record<string, unknown>>> {
   const t0 = performance.now();
   const scorer = await loadClipScorer(nodeFolderSource(CLIP_DIR), { device: 'cpu' });
   const loadMs = performance.now() - t0;
-  const img = sandboxImage(IMAGE_KEY)!;
+  const img = sandboxImage(IMAGE_KEY);
   const image = new RawImage(img.data, img.width, img.height, 3);
   try {
     const target: ClipTarget = {
@@ -309,14 +309,14 @@ async function main() {
     definitions: {
       sentencesPerS: 'sentences of the response / median wall time to score them (one ClipScorer.similarity call with all of them, or one call per sentence); every timed sentence is new to the scorer (its caches never answer: textRunsPerCall shows the text-tower runs), the image embedding is cached after the warm-up',
       batchedOverOneAtATime: 'batched sentences/s over one-at-a-time sentences/s, medians, the two modes interleaved round by round',
-      tokensPerS: 'response tokens (chosen + rejected of one sandbox pair, with its 32×32 image) / median wall time of engine.logprobs (tokenization, the teacher-forced forward and the log-softmax read-back; image features cached after the warm-up)',
+      tokensPerS: 'response tokens (chosen + rejected of one sandbox pair, with its 64×64 image) / median wall time of engine.logprobs (tokenization, the teacher-forced forward and the log-softmax read-back; image features cached after the warm-up)',
       onnxOverTfjs: 'ONNX engine tokens/s over TF.js engine tokens/s (> 1: ONNX is faster), the engines interleaved run by run in one page',
       prefixDecodingOverLinear: 'median time of the old offsets (one decode of the growing prefix per token, a step back at a split character) over the median time of the whole tokenizeResponse (template, encoding, offsets, token texts), the two alternating round by round',
     },
     setup: {
       clipModel: `${CLIP_URL} (bundled tiny CLIP, fp32 ONNX)`,
       mllm: `${SMOLVLM_URL} (bundled tiny SmolVLM: fp32 ONNX export and model.safetensors of the same weights)`,
-      image: `${IMAGE_KEY} (32×32 sandbox picture)`,
+      image: `${IMAGE_KEY} (64×64 sandbox picture)`,
       prompt: pair.prompt,
       responses: [pair.chosen, pair.rejected],
       clipRounds: { warmup: CLIP_WARMUP_ROUNDS, measured: CLIP_ROUNDS },

@@ -447,7 +447,7 @@ async function main() {
           webgpuOverCpu: 'WebGPU ASPO steps/s over CPU-backend ASPO steps/s (> 1: WebGPU is faster), from the median step times',
         },
         tinySmolvlm: {
-          model: `/models/tiny-smolvlm (bundled), the first ${TINY_PAIRS} sandbox training pairs with their 32×32 images, default training settings except batch ${TINY_SETTINGS.batchSize}`,
+          model: `/models/tiny-smolvlm (bundled), the first ${TINY_PAIRS} sandbox training pairs with their 64×64 images, default training settings except batch ${TINY_SETTINGS.batchSize}`,
           webgpu: tinyWebgpu,
           cpu: tinyCpu,
         },

@@ -1,13 +1,14 @@
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { constants as osConstants } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { RawImage } from '@huggingface/transformers';
 import { parsePairsJsonl, type PreferencePair } from '../../src/data/pairs';
-import { SANDBOX_HELD_OUT_SIZE, SANDBOX_KEY_PREFIX, SANDBOX_TRAIN_SIZE, sandboxPairs, sandboxSentenceSimilarities } from '../../src/data/sandbox';
 import { decodeUtf8 } from '../../src/data/utf8';
 import type { BatchMetrics } from '../../src/aspo/objective';
+import { loadClipScorer, type ClipScorer } from '../../src/models/clip';
 import { loadTfjsEngine } from '../../src/models/tfjs/engine';
+import { SANDBOX_HELD_OUT_SIZE, SANDBOX_KEY_PREFIX, SANDBOX_TRAIN_SIZE, sandboxPairs } from '../../src/sandbox/preferences';
 import { exportPeftAdapter } from '../../src/train/peft';
 import { requirement, type Setting } from '../../src/aspo/settings';
 import {
@@ -22,9 +23,10 @@ import {
 } from '../../src/train/settings';
 import { pairsFingerprint } from '../../src/train/checkpoint';
 import type { StepReport } from '../../src/train/optimizerStep';
+import { clipSimilarities, lazily } from '../../src/train/clipSimilarity';
 import { sandboxImageLoader, type ImageLoader, type SimilarityFn } from '../../src/train/pairPreparation';
 import { loraOptions, Trainer } from '../../src/train/trainer';
-import { nodeFolderSource } from '../lib/nodeModelSource';
+import { FIXTURE_MODELS, nodeFolderSource } from '../lib/nodeModelSource';
 import { integerOption, numberOption, requiredString, UsageError, type Command } from './args';
 import { BACKEND_HELP, BACKEND_OPTION, BACKEND_USAGE, backendOption, startBackend, type BackendRecord } from './backend';
 import {
@@ -55,9 +57,11 @@ const FLAG_SETTINGS = TRAIN_SETTING_KEYS.flatMap((key) => {
 const REQUIRED_SETTINGS = new Set<TrainSettingKey>(['objective', 'steps']);
 
 /** The options that make a run what it is: recorded in run.json, and compared on --resume. */
-const RUN_OPTIONS = ['model', 'pairs', ...FLAG_SETTINGS.map((f) => f.flag), 'base-model', 'eval'];
+const RUN_OPTIONS = ['model', 'pairs', ...FLAG_SETTINGS.map((f) => f.flag), 'base-model', 'eval', 'clip'];
 /** Options naming files, compared as absolute paths. */
-const PATH_OPTIONS = new Set(['model', 'pairs', 'eval']);
+const PATH_OPTIONS = new Set(['model', 'pairs', 'eval', 'clip']);
+/** The CLIP that scores the sandbox's pairs when --clip names none: the bundled sandbox CLIP. */
+export const SANDBOX_CLIP_DIR = join(FIXTURE_MODELS, 'sandbox-clip');
 
 /** The setting's option, parsed (decimal numbers, integers in the setting's range, one of its choices); undefined when not given. */
 function settingOption(values: Record<string, unknown>, flag: string, setting: Setting): string | number | undefined {
@@ -106,7 +110,7 @@ function runOptions(values: Record<string, unknown>): Record<string, string> {
 /** Each option given to --resume that would make another run than the recorded one, with both values. */
 function resumeDifferences(record: RunRecord, given: Record<string, string>, settings: TrainSettings): string[] {
   const differences: string[] = [];
-  for (const name of ['model', 'pairs', 'eval', 'base-model']) {
+  for (const name of ['model', 'pairs', 'eval', 'base-model', 'clip']) {
     if (given[name] !== undefined && given[name] !== record.options[name]) {
       differences.push(`--${name} (the run used ${record.options[name] ?? 'none'}, given ${given[name]})`);
     }
@@ -255,7 +259,7 @@ const PARSE_OPTIONS = {
 
 export const trainCommand: Command & { runWith(args: string[], warn: Warn, control?: TrainControl): Promise<TrainSummary> } = {
   usage: `train --model DIR --pairs JSONL --objective dpo|aspo --steps N --out DIR [--overwrite] [SETTINGS]
-      [--base-model ID] [--eval JSONL|sandbox] [--save-every N (default ${DEFAULT_SAVE_EVERY})] [${BACKEND_USAGE}]
+      [--base-model ID] [--eval JSONL|sandbox] [--clip DIR] [--save-every N (default ${DEFAULT_SAVE_EVERY})] [${BACKEND_USAGE}]
     train --resume DIR [the same options, or none] [${BACKEND_USAGE}]
     SETTINGS:
 ${settingsUsage()}
@@ -263,9 +267,11 @@ ${settingsUsage()}
       ${BACKEND_HELP}
       The JSONL holds { prompt, chosen, rejected, image?, similarity? } per line (image: a path relative to the file);
       bad lines (and lines whose image does not load) are reported on stderr with their number and skipped.
-      ASPO with α > 0 needs similarity.chosen per pair (sandbox:<id> images get the sandbox's stand-in scores).
-      --pairs sandbox / --eval sandbox use the bundled sandbox world (${SANDBOX_TRAIN_SIZE} training / ${SANDBOX_HELD_OUT_SIZE} held-out pairs, for the
-      tiny SmolVLM).
+      ASPO with α > 0 needs S_i per chosen sentence: a pair's similarity.chosen, or else the CLIP in --clip DIR
+      scores each sentence against the pair's image (ONNX, as \`similarity\` does); sandbox pictures are scored by
+      the bundled sandbox CLIP when --clip is not given.
+      --pairs sandbox / --eval sandbox use the bundled sandbox world (${SANDBOX_TRAIN_SIZE} training / ${SANDBOX_HELD_OUT_SIZE} held-out pairs of 64×64
+      scenes: the correct description against one with sentences corrupted).
       Writes into --out (refused when it holds files, unless --overwrite): adapter_model.safetensors and
       adapter_config.json (PEFT), metrics.jsonl (one line per step), run.json (options, settings, model, data,
       progress) and checkpoint.safetensors (adapter, optimizer, data order, step), saved every --save-every steps
@@ -336,6 +342,9 @@ ${settingsUsage()}
     const saveEvery = integerOption(values, 'save-every', { min: 1 }) ?? DEFAULT_SAVE_EVERY;
     const backendName = backendOption(values);
     const modelDir = requiredString(options, 'model');
+    if (options.clip !== undefined && !existsSync(join(options.clip, 'config.json'))) {
+      throw new Error(`--clip ${options.clip} is not a CLIP model folder: it has no config.json (give the folder with config.json and onnx/text_model.onnx, onnx/vision_model.onnx)`);
+    }
     const training = readPairs(requiredString(options, 'pairs'), 'pairs', 'training', warn);
     const evaluation = options.eval !== undefined ? readPairs(options.eval, 'eval', 'evaluation', warn) : undefined;
     const fingerprint = pairsFingerprint(training.pairs);
@@ -356,12 +365,31 @@ ${settingsUsage()}
     }
     const loadImage: ImageLoader = (key, pair) =>
       key.startsWith(SANDBOX_KEY_PREFIX) ? sandboxImageLoader(key, pair) : readImage(resolve(bases.get(pair) ?? process.cwd(), key));
+    // Each CLIP is loaded the first time a pair needs it, and released with the run.
+    const scorers = new Map<string, () => Promise<ClipScorer>>();
+    const loadedScorers: ClipScorer[] = [];
+    const scorerOf = (clipDir: string) => {
+      let scorer = scorers.get(clipDir);
+      if (!scorer) {
+        scorer = lazily(async () => {
+          const loaded = await loadClipScorer(nodeFolderSource(clipDir), { device: 'cpu' });
+          loadedScorers.push(loaded);
+          return loaded;
+        });
+        scorers.set(clipDir, scorer);
+      }
+      return scorer;
+    };
+    const label = (pair: PreferencePair) => labels.get(pair) ?? 'a pair';
     const similarity: SimilarityFn = async (pair, sentences) => {
-      if (pair.image?.startsWith(SANDBOX_KEY_PREFIX)) return sandboxSentenceSimilarities(pair, sentences);
-      throw new Error(
-        `${labels.get(pair)}: the pair has no similarity.chosen: ASPO with α > 0 needs S_i per chosen sentence ` +
-          '(score them with `npm run aspo -- similarity`), or use --alpha 0 (ASPO-P) or --objective dpo',
-      );
+      const clipDir = options.clip ?? (pair.image?.startsWith(SANDBOX_KEY_PREFIX) ? SANDBOX_CLIP_DIR : undefined);
+      if (clipDir === undefined) {
+        throw new Error(
+          `${label(pair)}: the pair has no similarity.chosen: ASPO with α > 0 needs S_i per chosen sentence ` +
+            '(give --clip DIR to score them against the image, or store them with `npm run aspo -- similarity`), or use --alpha 0 (ASPO-P) or --objective dpo',
+        );
+      }
+      return clipSimilarities(scorerOf(clipDir), loadImage, label)(pair, sentences);
     };
 
     const backend = await startBackend(backendName);
@@ -484,6 +512,7 @@ ${settingsUsage()}
     } finally {
       trainer.dispose();
       engine.dispose();
+      for (const scorer of loadedScorers) scorer.dispose();
     }
   },
 };

@@ -18,7 +18,7 @@ export interface PreferencePair {
   /**
    * Per-sentence image–text similarities `S_i` (Eq. 6) of the chosen response, one per sentence of
    * `splitSentences(chosen)`, when they are already known (e.g. computed by the CLIP scorer and stored with
-   * the data, or the sandbox's stand-in values). Otherwise the trainer asks its `similarity` callback.
+   * the data). Otherwise the trainer asks its `similarity` callback (`clipSimilarities`: the CLIP scorer).
    */
   similarity?: { chosen: number[] };
 }

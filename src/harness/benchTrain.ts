@@ -5,11 +5,14 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import type { PreferencePair } from '../data/pairs';
-import { sandboxPairs } from '../data/sandbox';
+import { catalogEntry, SANDBOX_CLIP_ID, sourceFor } from '../models/catalog';
+import { loadClipScorer } from '../models/clip';
 import type { Idefics3Config } from '../models/config';
 import { urlPrefixSource } from '../models/sources';
 import { loadTfjsEngine, type TfjsEngine } from '../models/tfjs/engine';
 import { parameterCount } from '../models/tfjs/weights';
+import { sandboxPairs } from '../sandbox/preferences';
+import { clipSimilarities, withSimilarities } from '../train/clipSimilarity';
 import { DataOrder } from '../train/dataOrder';
 import { encodePair, pairLogps, sandboxImageLoader, type EncodedPair } from '../train/pairPreparation';
 import { resolveSettings } from '../train/settings';
@@ -60,6 +63,13 @@ export async function benchTrainerSetup(args: TrainerBenchSetupArgs): Promise<Tr
   if (args.variants.length === 0) throw new Error('no variants');
   const random = args.model.kind === 'random-smolvlm-256m';
   let pairs: PreferencePair[] = sandboxPairs().train.slice(0, args.pairs ?? undefined);
+  // S_i from the sandbox CLIP, stored with the pairs, so that the random model's text-only pairs keep them.
+  const clip = await loadClipScorer(sourceFor(catalogEntry(SANDBOX_CLIP_ID), ''), { device: 'wasm' });
+  try {
+    pairs = await withSimilarities(pairs, clipSimilarities(async () => clip, sandboxImageLoader));
+  } finally {
+    clip.dispose();
+  }
   if (random) pairs = pairs.map(({ image: _image, ...rest }) => rest);
   const input = { ...args.settings, objective: args.variants[0].objective, steps: 100_000 };
   let settings = resolveSettings(input);

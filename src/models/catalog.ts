@@ -22,11 +22,20 @@ export interface CatalogEntry {
 
 const SMOLVLM_Q4: OnnxDtypeOption = { vision_encoder: 'q4', embed_tokens: 'q4', decoder_model_merged: 'q4' };
 
+/** The bundled CLIP trained on the sandbox world: the default CLIP, and the one that scores the sandbox's pairs. */
+export const SANDBOX_CLIP_ID = 'sandbox-clip';
+export const DEFAULT_CLIP_ID = SANDBOX_CLIP_ID;
+export const DEFAULT_MLLM_ID = 'tiny-smolvlm';
+
+/**
+ * The models the app offers. The bundled ones are served from tests/fixtures/models; the sandbox models are trained
+ * on the sandbox world (`npm run models:sandbox`), the tiny ones have random weights and are there for the tests.
+ */
 export const CATALOG: CatalogEntry[] = [
   {
     id: 'tiny-smolvlm',
     role: 'mllm',
-    label: 'Tiny SmolVLM (bundled sandbox, random weights)',
+    label: 'Tiny SmolVLM (random weights, a test model)',
     origin: 'bundled',
     path: 'models/tiny-smolvlm/',
     engines: ['onnx', 'tfjs'],
@@ -57,9 +66,20 @@ export const CATALOG: CatalogEntry[] = [
     dtypeLabel: 'q4 (ONNX) / bf16→fp32 (TF.js)',
   },
   {
+    id: SANDBOX_CLIP_ID,
+    role: 'clip',
+    label: 'Sandbox CLIP (trained on the sandbox world)',
+    origin: 'bundled',
+    path: 'models/sandbox-clip/',
+    engines: ['onnx'],
+    download: 'bundled, < 2 MB',
+    dtype: 'fp32',
+    dtypeLabel: 'fp32',
+  },
+  {
     id: 'tiny-clip',
     role: 'clip',
-    label: 'Tiny CLIP (bundled sandbox, random weights)',
+    label: 'Tiny CLIP (random weights, a test model)',
     origin: 'bundled',
     path: 'models/tiny-clip/',
     engines: ['onnx'],

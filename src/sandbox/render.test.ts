@@ -1,7 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { Prng } from '../models/prng';
-import { PALETTE } from '../data/sandbox';
-import { layout, renderScene, SCENE_SIZE } from './render';
+import { layout, PALETTE, renderScene, SCENE_SIZE } from './render';
 import { parseScene, sceneKey, type Scene } from './scene';
 import { allScenes } from './splits';
 

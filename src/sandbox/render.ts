@@ -8,11 +8,28 @@
  *
  * Pure TS: no DOM, no Node.
  */
-import { PALETTE, type SandboxImage } from '../data/sandbox';
 import { Prng } from '../models/prng';
-import { groupsInOrder, type Scene, type Shape, type Side } from './scene';
+import { groupsInOrder, type Background, type Colour, type Scene, type Shape, type Side } from './scene';
 
 export const SCENE_SIZE = 64;
+
+/** Plain RGB pixels, row-major, 3 bytes a pixel (the layout of transformers.js' RawImage with 3 channels). */
+export interface SandboxImage {
+  width: number;
+  height: number;
+  channels: 3;
+  data: Uint8ClampedArray;
+}
+
+/** The world's colours as RGB bytes. */
+export const PALETTE: Readonly<Record<Colour | Background, readonly [number, number, number]>> = {
+  red: [220, 30, 30],
+  green: [30, 180, 60],
+  blue: [30, 60, 220],
+  yellow: [235, 210, 40],
+  white: [250, 250, 250],
+  black: [10, 10, 10],
+};
 
 /** Half the side of a shape's bounding box, in pixels. */
 export const SHAPE_RADIUS = { min: 4.5, max: 8 } as const;

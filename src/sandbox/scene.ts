@@ -3,21 +3,18 @@
  * shapes of one shape and one colour. With two groups one is on the left half and one on the right, and they differ
  * in shape or colour; a single group is in the centre. Rendering is `render.ts`, the words for it `captions.ts`.
  *
- * The vocabulary (shapes, colours, backgrounds) is the one of the bundled 32×32 set (`src/data/sandbox.ts`),
- * imported from there so that the two cannot drift apart.
- *
  * Pure TS: no DOM, no Node.
  */
-import { COLOURS, SHAPES, type SandboxBackground, type SandboxColour, type SandboxShape } from '../data/sandbox';
 import { jsonSyntaxError } from '../data/jsonSyntax';
 
-export type Colour = SandboxColour;
-export type Shape = SandboxShape;
-export type Background = SandboxBackground;
+export type Colour = 'red' | 'green' | 'blue' | 'yellow';
+export type Shape = 'circle' | 'square' | 'triangle';
+export type Background = 'white' | 'black';
 export type Count = 1 | 2 | 3;
 export type Side = 'left' | 'right' | 'center';
 
-export { COLOURS, SHAPES };
+export const COLOURS: readonly Colour[] = ['red', 'green', 'blue', 'yellow'];
+export const SHAPES: readonly Shape[] = ['circle', 'square', 'triangle'];
 export const BACKGROUNDS: readonly Background[] = ['white', 'black'];
 export const COUNTS: readonly Count[] = [1, 2, 3];
 

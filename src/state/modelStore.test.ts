@@ -3,7 +3,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FIXTURE_MODELS } from '../../scripts/lib/nodeModelSource';
 import { startModelMirror, type ModelMirror } from '../../scripts/lib/modelMirror';
 // (The pickers persist to localStorage, which Node lacks: zustand warns and the store works in memory.)
-import { useModels } from './modelStore';
+import { DEFAULT_CLIP_ID, DEFAULT_MLLM_ID } from '../models/catalog';
+import { restorePickers, useModels } from './modelStore';
 
 let mirror: ModelMirror;
 beforeAll(async () => {
@@ -55,8 +56,8 @@ describe('a failed load never takes away the model that works', () => {
     slot = useModels.getState().clip;
     expect(slot.error).toMatch(/HTTP 404/);
     expect(slot.handle).toBe(working.handle);
-    expect(working.picked!.choice).toBe('tiny-clip');
-    expect(useModels.getState().clipChoice).toBe('tiny-clip');
+    expect(working.picked!.choice).toBe(DEFAULT_CLIP_ID);
+    expect(useModels.getState().clipChoice).toBe(DEFAULT_CLIP_ID);
     expect(await similarity()).toBe(before);
 
     // A load that works replaces the model and clears the error.
@@ -71,5 +72,28 @@ describe('a failed load never takes away the model that works', () => {
     await useModels.getState().load('mllm', { hubId: 'test-org/no-such-model' });
     expect(useModels.getState().mllm).toMatchObject({ status: 'error', handle: null, target: 'test-org/no-such-model' });
     expect(useModels.getState().mllm.error).toMatch(/HTTP 404/);
+  });
+});
+
+describe('pickers saved by an older version', () => {
+  it('move from a former default or a model the catalog no longer has to today\'s default; a choice made stays', () => {
+    expect(DEFAULT_CLIP_ID).toBe('sandbox-clip');
+    const endpoint = { hubEndpoint: 'https://mirror.example' };
+    // Version 1 (the tiny models were the defaults): its pickers on them were never a choice.
+    expect(restorePickers({ mllmChoice: 'tiny-smolvlm', mllmEngine: 'onnx', clipChoice: 'tiny-clip', ...endpoint }, 1)).toEqual({
+      mllmChoice: DEFAULT_MLLM_ID,
+      mllmEngine: 'onnx',
+      clipChoice: 'sandbox-clip',
+      ...endpoint,
+    });
+    // Today, the tiny CLIP picked on purpose stays; a hub model stays with its engine.
+    expect(restorePickers({ mllmChoice: 'smolvlm-256m', mllmEngine: 'tfjs', clipChoice: 'tiny-clip' }, 2)).toMatchObject({ mllmChoice: 'smolvlm-256m', mllmEngine: 'tfjs', clipChoice: 'tiny-clip' });
+    // Ids no catalog entry of that role has (removed, or of the other role): the defaults, and the default's engine.
+    expect(restorePickers({ mllmChoice: 'gone-vlm', mllmEngine: 'tfjs', clipChoice: 'smolvlm-256m' }, 2)).toMatchObject({
+      mllmChoice: DEFAULT_MLLM_ID,
+      mllmEngine: 'tfjs',
+      clipChoice: DEFAULT_CLIP_ID,
+    });
+    expect(restorePickers({ mllmEngine: 'webnn' as never }, 2)).toMatchObject({ mllmChoice: DEFAULT_MLLM_ID, mllmEngine: 'onnx', clipChoice: DEFAULT_CLIP_ID });
   });
 });

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { create } from 'zustand';
 import { persist } from 'zustand/middleware';
-import { catalogEntry, sourceFor, type EngineKind, type ModelRole } from '../models/catalog';
+import { CATALOG, catalogEntry, DEFAULT_CLIP_ID, DEFAULT_MLLM_ID, sourceFor, type EngineKind, type ModelRole } from '../models/catalog';
 import { loadClipScorer, type ClipScorer } from '../models/clip';
 import type { MllmEngine } from '../models/engine';
 import { loadOnnxEngine } from '../models/onnx/engine';
@@ -68,12 +68,37 @@ function originSource(
   return { source, label: entry.label, dtype: entry.dtype };
 }
 
+type PersistedPickers = Pick<ModelState, 'mllmChoice' | 'mllmEngine' | 'clipChoice' | 'hubEndpoint'>;
+
+/** The pickers' saved form; version 2 made the sandbox models the defaults. */
+const PICKERS_VERSION = 2;
+/** The defaults before version 2: a picker saved on one of them was not a choice, and moves to today's default. */
+const FORMER_DEFAULTS: Record<ModelRole, string> = { mllm: 'tiny-smolvlm', clip: 'tiny-clip' };
+
+/**
+ * Pickers as saved by this or an older version (`version`), made valid: a choice the catalog has no model of that
+ * role for (or, before version 2, a former default) becomes today's default, and an engine the choice cannot run
+ * its first engine. So a stale localStorage never names a model the panel cannot show.
+ */
+export function restorePickers(saved: Partial<PersistedPickers>, version: number): Partial<PersistedPickers> {
+  const choice = (role: ModelRole, id: string | undefined, fallback: string) =>
+    id && !(version < PICKERS_VERSION && id === FORMER_DEFAULTS[role]) && CATALOG.some((e) => e.id === id && e.role === role) ? id : fallback;
+  const mllmChoice = choice('mllm', saved.mllmChoice, DEFAULT_MLLM_ID);
+  const engines = catalogEntry(mllmChoice).engines;
+  return {
+    ...saved,
+    mllmChoice,
+    mllmEngine: saved.mllmEngine && engines.includes(saved.mllmEngine) ? saved.mllmEngine : engines[0],
+    clipChoice: choice('clip', saved.clipChoice, DEFAULT_CLIP_ID),
+  };
+}
+
 export const useModels = create<ModelState>()(
   persist(
     (set, get) => ({
-      mllmChoice: 'tiny-smolvlm',
-      mllmEngine: 'onnx',
-      clipChoice: 'tiny-clip',
+      mllmChoice: DEFAULT_MLLM_ID,
+      mllmEngine: catalogEntry(DEFAULT_MLLM_ID).engines[0],
+      clipChoice: DEFAULT_CLIP_ID,
       hubEndpoint: DEFAULT_HUB_ENDPOINT,
       mllm: emptySlot(),
       clip: emptySlot(),
@@ -129,8 +154,10 @@ export const useModels = create<ModelState>()(
     }),
     {
       name: 'aspo-workbench/models',
-      version: 1,
+      version: PICKERS_VERSION,
       partialize: (s) => ({ mllmChoice: s.mllmChoice, mllmEngine: s.mllmEngine, clipChoice: s.clipChoice, hubEndpoint: s.hubEndpoint }),
+      migrate: (persisted, version) => restorePickers((persisted ?? {}) as Partial<PersistedPickers>, version),
+      merge: (persisted, current) => ({ ...current, ...restorePickers((persisted ?? {}) as Partial<PersistedPickers>, PICKERS_VERSION) }),
     },
   ),
 );

@@ -4,7 +4,7 @@ import { DEFAULT_COMPARE } from '../train/client';
 import { DEFAULT_TRAIN_SETTINGS } from '../train/settings';
 import { storage } from '../../tests/setup/memoryStorage';
 
-const { useTrain, methodName, settingsSummary, DEFAULT_FORM } = await import('./trainStore');
+const { useTrain, methodName, settingsSummary, DEFAULT_FORM, OLD_SANDBOX_NOTICE } = await import('./trainStore');
 
 function report(step: number, loss: number, skipped?: string): StepReport {
   return {
@@ -99,6 +99,31 @@ describe('trainStore', () => {
     storage.set('aspo-workbench/train', JSON.stringify(saved));
     await useTrain.persist.rehydrate();
     expect(useTrain.getState().compareOptions).toEqual({ prompts: 3, maxNewTokens: 24, heldOutPairs: 8 });
+  });
+
+  it('a state saved by version 1 (the 32×32 sandbox) loads: its resumable sandbox runs are stopped with a notice, the others kept', async () => {
+    addRun('old-paused');
+    addRun('old-done');
+    addRun('inspector');
+    useTrain.getState().patchRun('old-paused', { status: 'paused', checkpointStep: 3 });
+    useTrain.getState().patchRun('old-done', { status: 'done' });
+    useTrain.getState().patchRun('inspector', { status: 'paused', data: 'inspector' });
+    useTrain.getState().setSandboxCount(24);
+    const saved = JSON.parse(storage.get('aspo-workbench/train')!) as { state: Record<string, unknown>; version: number };
+    // (setState persists too, so the old state is put back after it.)
+    useTrain.setState({ runs: [] });
+    storage.set('aspo-workbench/train', JSON.stringify({ ...saved, state: { ...saved.state, sandboxCount: 32 }, version: 1 }));
+    await useTrain.persist.rehydrate();
+    const runs = Object.fromEntries(useTrain.getState().runs.map((r) => [r.id, r]));
+    expect(runs['old-paused'].status).toBe('stopped');
+    expect(runs['old-paused'].notices.at(-1)).toBe(OLD_SANDBOX_NOTICE);
+    expect(runs['old-done'].status).toBe('done');
+    expect(runs['old-done'].notices.at(-1)).toBe(OLD_SANDBOX_NOTICE);
+    expect(runs.inspector.status).toBe('paused');
+    expect(runs.inspector.notices).toEqual([]);
+    expect(useTrain.getState().sandboxCount).toBe(24);
+    // Saved again as version 2, it is not migrated twice.
+    expect(JSON.parse(storage.get('aspo-workbench/train')!).version).toBe(2);
   });
 
   it('toggles runs in the overlay and names methods as the paper does', () => {

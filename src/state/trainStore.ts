@@ -9,10 +9,10 @@
 import { create } from 'zustand';
 import { createJSONStorage, persist } from 'zustand/middleware';
 import type { BatchMetrics } from '../aspo/objective';
-import { SANDBOX_TRAIN_SIZE } from '../data/sandbox';
 import { DEFAULT_COMPARE, type CompareOptions, type Comparison, type ModelSpec, type RunStatus } from '../train/client';
 import { DEFAULT_TRAIN_SETTINGS, type TrainSettings } from '../train/settings';
 import type { StepReport } from '../train/optimizerStep';
+import { SANDBOX_TRAIN_SIZE } from '../sandbox/preferences';
 
 /** One step of a run, as charted: the StepReport's metrics (TRL names) plus lr, grad norm, skip flag, time. */
 export type StepPoint = BatchMetrics & {
@@ -114,6 +114,28 @@ function mapRun(runs: TrainRun[], id: string, f: (r: TrainRun) => TrainRun): Tra
 
 const MAX_NOTICES = 50;
 
+/** The saved form's version: 2 is the 64×64 sandbox world (version 1's sandbox runs trained on the 32×32 one). */
+const TRAIN_STORE_VERSION = 2;
+
+export const OLD_SANDBOX_NOTICE =
+  'this run trained on the 32×32 sandbox of an older version, which the app no longer has: its metrics stay, but it cannot be resumed or compared (start a new run on today’s sandbox)';
+
+/**
+ * A state saved by version 1: its sandbox runs name pictures and pairs that no longer exist, so a resumable one is
+ * marked stopped with a notice saying why (resuming would refuse its checkpoint's data); the sandbox pair count is
+ * kept within today's set.
+ */
+export function migrateTrainState(saved: Partial<TrainState>, version: number): Partial<TrainState> {
+  if (version >= TRAIN_STORE_VERSION) return saved;
+  const runs = (saved.runs ?? []).map((r) => {
+    if (r.data !== 'sandbox') return r;
+    const ended = r.status === 'done' || r.status === 'stopped' || r.status === 'error';
+    return { ...r, status: ended ? r.status : ('stopped' as const), notices: [...r.notices, OLD_SANDBOX_NOTICE].slice(-MAX_NOTICES) };
+  });
+  const count = saved.sandboxCount;
+  return { ...saved, runs, sandboxCount: typeof count === 'number' ? Math.max(1, Math.min(SANDBOX_TRAIN_SIZE, Math.round(count))) : SANDBOX_TRAIN_SIZE };
+}
+
 export const useTrain = create<TrainState>()(
   persist(
     (set) => ({
@@ -185,7 +207,8 @@ export const useTrain = create<TrainState>()(
     }),
     {
       name: 'aspo-workbench/train',
-      version: 1,
+      version: TRAIN_STORE_VERSION,
+      migrate: (persisted, version) => migrateTrainState((persisted ?? {}) as Partial<TrainState>, version) as never,
       storage: createJSONStorage(() => globalThis.localStorage),
       partialize: (s) => ({
         form: s.form,

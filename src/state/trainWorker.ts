@@ -4,9 +4,9 @@
  */
 import { create } from 'zustand';
 import type { PreferencePair } from '../data/pairs';
-import { SANDBOX_TRAIN_SIZE } from '../data/sandbox';
 import { decodeUtf8 } from '../data/utf8';
-import { catalogEntry } from '../models/catalog';
+import { catalogEntry, DEFAULT_MLLM_ID } from '../models/catalog';
+import { SANDBOX_TRAIN_SIZE } from '../sandbox/preferences';
 import { chosenSimilarity, useInspect } from './inspectStore';
 import { useModels } from './modelStore';
 import { methodName, useTrain, type RunData } from './trainStore';
@@ -35,7 +35,7 @@ export const useWorker = create<WorkerState>()(() => ({
   backend: null,
   backendError: null,
   model: null,
-  modelChoice: 'tiny-smolvlm',
+  modelChoice: DEFAULT_MLLM_ID,
   folder: null,
   files: {},
   loading: false,

@@ -6,13 +6,17 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { describe, expect, it } from 'vitest';
-import { sandboxPairs } from '../data/sandbox';
+import type { PreferencePair } from '../data/pairs';
+import { loadClipScorer } from '../models/clip';
 import { Prng } from '../models/prng';
 import { urlPrefixSource, type ModelSource } from '../models/sources';
 import { loadTfjsEngine, type TfjsEngine } from '../models/tfjs/engine';
 import { maxAbsDiff } from '../models/tfjs/fixtures.testutil';
+import { sandboxPairs } from '../sandbox/preferences';
 import { squareImage } from '../../tests/setup/images';
 import { switchBackend, type TestBackend } from '../../tests/setup/testBackend';
+import { clipSimilarities, withSimilarities } from './clipSimilarity';
+import { sandboxImageLoader } from './pairPreparation';
 import { resolveSettings } from './settings';
 import { loraOptions, Trainer } from './trainer';
 
@@ -32,6 +36,26 @@ async function tinySmolvlm(): Promise<ModelSource> {
   // Imported here, not at the top: it reads node:fs, which the browser project cannot load.
   const { fixtureSource } = await import('../../scripts/lib/nodeModelSource');
   return fixtureSource('tiny-smolvlm');
+}
+
+async function sandboxClip(): Promise<ModelSource> {
+  if (!IN_NODE) return urlPrefixSource(`${location.origin}/tests/fixtures/models/sandbox-clip/`);
+  const { FIXTURE_MODELS, nodeFolderSource } = await import('../../scripts/lib/nodeModelSource');
+  return nodeFolderSource(`${FIXTURE_MODELS}/sandbox-clip`);
+}
+
+let scored: Promise<PreferencePair[]> | undefined;
+/** Two sandbox pairs with their S_i from the sandbox CLIP, scored once: every backend trains on the same numbers. */
+function trainingPairs(): Promise<PreferencePair[]> {
+  scored ??= (async () => {
+    const clip = await loadClipScorer(await sandboxClip(), { device: IN_NODE ? 'cpu' : 'wasm' });
+    try {
+      return await withSimilarities(sandboxPairs().train.slice(0, 2), clipSimilarities(async () => clip, sandboxImageLoader));
+    } finally {
+      clip.dispose();
+    }
+  })();
+  return scored;
 }
 
 /** Every adapter's B filled from one seeded stream: the adapters then change the numbers (B = 0 would not). */
@@ -68,7 +92,7 @@ async function runOn(backend: TestBackend): Promise<Run> {
     const logprobs = (await lp.data()) as Float32Array;
     lp.dispose();
 
-    const trainer = new Trainer({ engine, pairs: sandboxPairs().train.slice(0, 2), settings });
+    const trainer = new Trainer({ engine, pairs: await trainingPairs(), settings });
     // The trainer starts from A = Kaiming(seed), B = 0, where A's gradient is 0; a nonzero B moves both.
     setNonzeroB(engine);
     await trainer.prepare();

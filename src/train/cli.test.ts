@@ -10,11 +10,14 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { RawImage } from '@huggingface/transformers';
 import { afterAll, describe, expect, it } from 'vitest';
-import { trainCommand } from '../../scripts/cli/train';
-import { FIXTURE_MODELS } from '../../scripts/lib/nodeModelSource';
+import { SANDBOX_CLIP_DIR, trainCommand } from '../../scripts/cli/train';
+import { FIXTURE_MODELS, nodeFolderSource } from '../../scripts/lib/nodeModelSource';
 import { toJsonl } from '../data/pairs';
-import { sandboxImage, sandboxPairs } from '../data/sandbox';
 import { parseSafetensors, type SafetensorsTensor } from '../models/safetensors';
+import { loadTfjsEngine } from '../models/tfjs/engine';
+import { SANDBOX_HELD_OUT_SIZE, SANDBOX_TRAIN_SIZE, sandboxImage, sandboxPairs } from '../sandbox/preferences';
+import { sandboxClipSimilarities } from '../../tests/setup/sandboxClip';
+import { loraOptions, Trainer } from './trainer';
 
 const dir = mkdtempSync(join(tmpdir(), 'aspo-train-cli-'));
 const VLM = join(FIXTURE_MODELS, 'tiny-smolvlm');
@@ -61,7 +64,7 @@ writeFileSync(
   plainPairs,
   '{"prompt": "Hi.", "chosen": "Hello there. Nice day.", "rejected": "Go away."}\n{"prompt": "Name a colour.", "chosen": "Blue. It is calm.", "rejected": "A number."}\n',
 );
-/** Three sandbox pairs, their images as sandbox keys (stand-in similarities), as a JSONL file. */
+/** Three sandbox pairs, their images as sandbox keys (S_i from the bundled sandbox CLIP), as a JSONL file. */
 const sandboxJsonl = join(dir, 'sandbox3.jsonl');
 writeFileSync(sandboxJsonl, toJsonl(sandboxPairs().train.slice(0, 3)));
 
@@ -75,12 +78,12 @@ function uninterrupted(): Promise<string> {
 }
 
 describe('npm run aspo -- train', () => {
-  it('trains from a JSONL with images relative to the file, skips a bad line by number, writes the adapter, metrics.jsonl and run.json', async () => {
+  it('trains from a JSONL with images relative to the file and S_i from --clip, skips a bad line by number, writes the adapter, metrics.jsonl and run.json', async () => {
     mkdirSync(join(dir, 'images'));
     const pairs = sandboxPairs().train.slice(0, 2);
     for (const p of pairs) {
-      const img = sandboxImage(p.image!)!;
-      const path = `images/${p.image!.slice('sandbox:'.length)}.png`;
+      const img = sandboxImage(p.image!);
+      const path = `images/${p.image!.slice('sandbox:'.length).replace('/', '-')}.png`;
       await new RawImage(img.data, img.width, img.height, 3).save(join(dir, path));
       p.image = path;
     }
@@ -101,6 +104,7 @@ describe('npm run aspo -- train', () => {
         '--base-model', 'HuggingFaceTB/SmolVLM-256M-Instruct',
         '--out', out,
         '--eval', join(dir, 'pairs.jsonl'),
+        '--clip', SANDBOX_CLIP_DIR,
       ],
       (line) => warnings.push(line),
     );
@@ -140,6 +144,28 @@ describe('npm run aspo -- train', () => {
     expect(run.model.weightsSha256).toBe(createHash('sha256').update(readFileSync(join(VLM, 'model.safetensors'))).digest('hex'));
   });
 
+  it('--pairs sandbox --eval sandbox trains on the bundled pairs, with S_i from the bundled sandbox CLIP as the trainer gets them in-process', async () => {
+    const out = join(dir, 'sandbox-run');
+    const settings = ['--objective', 'aspo', '--rank', '2', '--lr', '1e-2', '--batch-size', '4', '--steps', '2', '--seed', '3'];
+    const summary = await train(['--model', VLM, '--pairs', 'sandbox', '--eval', 'sandbox', ...settings, '--out', out]);
+    expect(summary).toMatchObject({ pairs: SANDBOX_TRAIN_SIZE, skippedLines: [], steps: 2, skippedSteps: 0, eval: { pairs: SANDBOX_HELD_OUT_SIZE, skippedLines: [] } });
+    expect(summary.eval!.before!.loss).toBeCloseTo(Math.log(2), 6);
+    expect(readJson(join(out, 'run.json')).data).toMatchObject({ pairs: 'sandbox', pairCount: SANDBOX_TRAIN_SIZE });
+    // The first step's weights (policy = reference) depend on S_i: the same as a Trainer given the sandbox CLIP's.
+    const first = metricsOf(out)[0];
+    const engine = await loadTfjsEngine(nodeFolderSource(VLM), { lora: loraOptions(summary.settings) });
+    const trainer = new Trainer({ engine, pairs: sandboxPairs().train, settings: summary.settings, similarity: sandboxClipSimilarities });
+    try {
+      await trainer.prepare();
+      const expected = (await trainer.step()).metrics;
+      expect(expected['aspo/weight_std']).toBeGreaterThan(0);
+      for (const key of ['loss', 'aspo/weight_mean', 'aspo/weight_std'] as const) expect(Math.abs(first[key] - expected[key]), key).toBeLessThan(1e-6);
+    } finally {
+      trainer.dispose();
+      engine.dispose();
+    }
+  });
+
   it('asks for similarities, naming the line, when ASPO needs them and the data has none', async () => {
     const args = ['--model', LM, '--pairs', plainPairs, '--rank', '2', '--steps', '1', '--out', join(dir, 'plain')];
     await expect(train([...args, '--objective', 'aspo'])).rejects.toThrow(/plain\.jsonl:1: the pair has no similarity\.chosen.*--alpha 0/);
@@ -167,6 +193,9 @@ describe('npm run aspo -- train', () => {
     await expect(train([...noModel, '--pairs', join(dir, 'missing.jsonl'), '--out', join(dir, 'o2')])).rejects.toThrow(/--pairs .*missing\.jsonl: no such file/);
     await expect(train([...noModel, '--pairs', plainPairs, '--eval', join(dir, 'data'), '--out', join(dir, 'o3')])).rejects.toThrow(/--eval .*data is a folder/);
     await expect(train(['--resume', join(dir, 'data')])).rejects.toThrow(/--resume .*data: the folder has no run\.json/);
+    await expect(train([...noModel, '--pairs', plainPairs, '--clip', join(dir, 'data'), '--out', join(dir, 'o5')])).rejects.toThrow(
+      /--clip .*data is not a CLIP model folder: it has no config\.json/,
+    );
     // Only then the model.
     await expect(train([...noModel, '--pairs', plainPairs, '--out', join(dir, 'o4')])).rejects.toThrow(/no-such-model is not a model folder/);
   });
@@ -197,7 +226,7 @@ describe('npm run aspo -- train', () => {
     const folder = join(dir, 'images-bad');
     mkdirSync(folder);
     const [good] = sandboxPairs().train;
-    const img = sandboxImage(good.image!)!;
+    const img = sandboxImage(good.image!);
     await new RawImage(img.data, img.width, img.height, 3).save(join(folder, 'good.png'));
     writeFileSync(join(folder, 'notes.png'), 'these are my notes, not a picture\n');
     const line = (image: string) => JSON.stringify({ prompt: good.prompt, chosen: good.chosen, rejected: good.rejected, image });

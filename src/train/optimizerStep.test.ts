@@ -7,10 +7,10 @@ import { beforeAll, describe, expect, it, vi } from 'vitest';
 import { fixtureSource } from '../../scripts/lib/nodeModelSource';
 import * as weights from '../aspo/weights';
 import type { PreferencePair } from '../data/pairs';
-import { sandboxPairs } from '../data/sandbox';
 import { loadTfjsEngine, type TfjsEngine } from '../models/tfjs/engine';
 import { resolveSettings, type TrainSettingsInput } from './settings';
 import { loraOptions, Trainer } from './trainer';
+import { sandboxTextPairs } from '../../tests/setup/sandboxClip';
 import { useTestBackend } from '../../tests/setup/testBackend';
 
 vi.mock('../aspo/weights', async (importOriginal) => {
@@ -24,13 +24,14 @@ const BASE: TrainSettingsInput = { lr: 1e-2, lora: { r: 4, alpha: 8 }, seed: 3, 
 beforeAll(async () => {
   await useTestBackend();
   engine = await loadTfjsEngine(fixtureSource('tiny-smollm2'), { lora: loraOptions(resolveSettings(BASE)) });
+  text = await sandboxTextPairs(2);
 });
 
-/** Two of the sandbox's multi-sentence pairs without their images (with their stand-in similarities). */
+let text: PreferencePair[];
+
+/** Two of the sandbox's multi-sentence pairs without their images, their S_i stored from the sandbox CLIP. */
 function textPairs(): PreferencePair[] {
-  return sandboxPairs()
-    .train.slice(0, 2)
-    .map(({ image: _image, ...p }) => p);
+  return text.map((p) => ({ ...p }));
 }
 
 /** The settings, and the weight sets `granularityUnits` forms for a batch of two pairs under them. */

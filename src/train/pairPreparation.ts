@@ -7,19 +7,19 @@ import { RawImage } from '@huggingface/transformers';
 import type { PairScores } from '../aspo/objective';
 import { assignTokensToSentences, splitSentences } from '../aspo/sentences';
 import type { PreferencePair } from '../data/pairs';
-import { sandboxImage } from '../data/sandbox';
 import type { EncodedPrompt, EncodedResponse, TfjsEngine } from '../models/tfjs/engine';
+import { SANDBOX_KEY_PREFIX, sandboxImage } from '../sandbox/preferences';
 import type { TrainSettings } from './settings';
 
 /** Loads the image a pair names (a path, a sandbox key, an IndexedDB key…). */
 export type ImageLoader = (key: string, pair: PreferencePair) => Promise<RawImage>;
-/** `S_i` (Eq. 6) of each sentence of the chosen response (the CLIP scorer, or a stand-in). */
+/** `S_i` (Eq. 6) of each sentence of the chosen response (the CLIP scorer: `clipSimilarities`). */
 export type SimilarityFn = (pair: PreferencePair, sentences: string[]) => Promise<number[]>;
 
-/** The default image loader: the bundled sandbox pictures. */
+/** The default image loader: the bundled sandbox pictures (`sandbox:<split>/<i>`). */
 export const sandboxImageLoader: ImageLoader = async (key) => {
+  if (!key.startsWith(SANDBOX_KEY_PREFIX)) throw new Error(`no image loader was given for image "${key}" (only ${SANDBOX_KEY_PREFIX} images load by default)`);
   const image = sandboxImage(key);
-  if (!image) throw new Error(`no image loader was given for image "${key}" (only sandbox:<id> images load by default)`);
   return new RawImage(image.data, image.width, image.height, image.channels);
 };
 

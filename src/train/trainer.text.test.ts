@@ -6,26 +6,43 @@ import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { fixtureSource } from '../../scripts/lib/nodeModelSource';
 import type { PreferencePair } from '../data/pairs';
-import { sandboxPairs, sandboxSingleSentencePairs } from '../data/sandbox';
+import { splitSentences } from '../aspo/sentences';
 import { loadTfjsEngine, type TfjsEngine } from '../models/tfjs/engine';
+import { describeScene } from '../sandbox/captions';
+import { sandboxPreferences } from '../sandbox/preferences';
 import { resolveSettings, type TrainSettingsInput } from './settings';
 import type { TrainerCheckpoint } from './checkpoint';
 import { loraOptions, Trainer } from './trainer';
+import { sandboxTextPairs } from '../../tests/setup/sandboxClip';
 import { useTestBackend } from '../../tests/setup/testBackend';
 
 let engine: TfjsEngine;
+let text: PreferencePair[];
 const BASE: TrainSettingsInput = { lr: 1e-2, lora: { r: 4, alpha: 8 }, seed: 3 };
 
 beforeAll(async () => {
   await useTestBackend();
   engine = await loadTfjsEngine(fixtureSource('tiny-smollm2'), { lora: loraOptions(resolveSettings(BASE)) });
+  text = await sandboxTextPairs(3);
 });
 
-/** The sandbox's multi-sentence pairs without their images (with their stand-in similarities). */
+/** The sandbox's multi-sentence pairs without their images, their S_i stored from the sandbox CLIP. */
 function textPairs(n: number): PreferencePair[] {
-  return sandboxPairs()
-    .train.slice(0, n)
-    .map(({ image: _image, ...p }) => p);
+  return text.slice(0, n).map((p) => ({ ...p }));
+}
+
+/**
+ * Single-sentence text pairs (the check that ASPO equals DPO when `K = 1`): the prompt gives the scene's
+ * description, the chosen answer one of its sentences, the rejected one that sentence corrupted (or an absent object).
+ */
+function singleSentencePairs(): PreferencePair[] {
+  return sandboxPreferences()
+    .train.slice(0, 8)
+    .map(({ pair, scene, corruptions: [c] }) => ({
+      prompt: `In one sentence, from: ${describeScene(scene)}`,
+      chosen: c.replaced ?? splitSentences(pair.chosen)[0].text.trim(),
+      rejected: splitSentences(pair.rejected)[c.sentence].text.trim(),
+    }));
 }
 
 async function adapterValues(trainer: Trainer): Promise<Record<string, Float32Array>> {
@@ -42,7 +59,7 @@ function maxDiff(a: Record<string, Float32Array>, b: Record<string, Float32Array
 
 describe('Trainer (tiny SmolLM2)', () => {
   it('with every response one sentence, ASPO and DPO give the same losses step for step', async () => {
-    const pairs = sandboxSingleSentencePairs();
+    const pairs = singleSentencePairs();
     const similarity = async (_p: PreferencePair, sentences: string[]) => sentences.map(() => 0.3);
     const run = async (objective: 'dpo' | 'aspo') => {
       const trainer = new Trainer({ engine, pairs, similarity, settings: { ...BASE, objective, steps: 3, batchSize: 2 } });
@@ -120,7 +137,7 @@ describe('Trainer (tiny SmolLM2)', () => {
   });
 
   it('does not leak tensors across 50 steps', async () => {
-    const pairs = sandboxSingleSentencePairs();
+    const pairs = singleSentencePairs();
     const similarity = async (_p: PreferencePair, sentences: string[]) => sentences.map((_, i) => 0.2 + 0.01 * i);
     // ASPO with policy perplexity: both the detached pass and the gradient pass run every step.
     const trainer = new Trainer({ engine, pairs, similarity, settings: { ...BASE, steps: 53, batchSize: 1, gradClipNorm: 0.01 } });
@@ -206,7 +223,7 @@ describe('Trainer (tiny SmolLM2)', () => {
     trainer.dispose();
     expect(() => new Trainer({ engine: fresh, pairs: textPairs(2), settings: { ...BASE, lora: { r: 8, alpha: 8 } } })).toThrow(/do not match the settings \(r 8/);
     await expect(
-      new Trainer({ engine: fresh, pairs: sandboxSingleSentencePairs(), settings: { ...BASE, objective: 'aspo', alpha: 0.5 } }).prepare(),
+      new Trainer({ engine: fresh, pairs: singleSentencePairs(), settings: { ...BASE, objective: 'aspo', alpha: 0.5 } }).prepare(),
     ).rejects.toThrow(/has no similarity\.chosen and no similarity callback/);
     fresh.dispose();
   });

@@ -31,7 +31,7 @@ export interface TrainerOptions {
   /** the training pairs */
   pairs: PreferencePair[];
   settings?: TrainSettingsInput;
-  /** default: the sandbox's `sandbox:<id>` images; anything else throws */
+  /** default: the sandbox's `sandbox:<split>/<i>` images; anything else throws */
   loadImage?: ImageLoader;
   /** used when a pair carries no `similarity.chosen`; needed only by ASPO with α > 0 */
   similarity?: SimilarityFn;

@@ -3,13 +3,14 @@
  * held-out reward metrics with the adapters zeroed (= the reference) and as trained.
  */
 import * as tf from '@tensorflow/tfjs';
-import { sandboxPairs } from '../../data/sandbox';
 import type { TfjsEngine } from '../../models/tfjs/engine';
+import { sandboxPairs } from '../../sandbox/preferences';
 import type { CompareOptions, Comparison } from '../client';
 import { sandboxImageLoader } from '../pairPreparation';
 import { resolveSettings } from '../settings';
 import { Trainer } from '../trainer';
 import { loraOf } from './model';
+import { sandboxSimilarities } from './sandboxClip';
 import type { WorkerState } from './state';
 
 const { train: SANDBOX_TRAIN, heldOut: HELD_OUT } = sandboxPairs();
@@ -44,8 +45,9 @@ export async function compare(s: WorkerState, runId: string | null, { prompts, m
   const saved = snapshotAdapters(engine);
   const lora = engine.model.lora;
   const settings = run?.trainer.settings ?? resolveSettings({ steps: 1, lora: loraOf(engine) });
-  const own = multimodal && !run ? new Trainer({ engine, pairs: SANDBOX_TRAIN, settings }) : null;
-  const evaluator = multimodal ? (run?.trainer ?? own) : null;
+  // A run on other data loads its images and S_i its own way: the sandbox pairs get a Trainer of their own.
+  const own = multimodal && run?.data.kind !== 'sandbox' ? new Trainer({ engine, pairs: SANDBOX_TRAIN, settings, similarity: sandboxSimilarities }) : null;
+  const evaluator = multimodal ? (own ?? run?.trainer ?? null) : null;
   let heldOut: Comparison['heldOut'];
   try {
     if (!evaluator) throw new Error('held-out sandbox pairs need a multimodal model (they have images)');

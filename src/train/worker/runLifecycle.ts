@@ -5,13 +5,14 @@
  */
 import { RawImage } from '@huggingface/transformers';
 import type { PreferencePair } from '../../data/pairs';
-import { sandboxPairs } from '../../data/sandbox';
 import { deleteCheckpoint, loadCheckpoint, saveCheckpoint, type DataSpec, type ModelSpec } from '../checkpointStore';
 import type { ReplyValues, RunStatus, StartRequest } from '../client';
-import { sandboxImageLoader, type ImageLoader } from '../pairPreparation';
+import { sandboxPairs } from '../../sandbox/preferences';
+import { sandboxImageLoader, type ImageLoader, type SimilarityFn } from '../pairPreparation';
 import { resolveSettings, type TrainSettings } from '../settings';
 import { loraOptions, Trainer } from '../trainer';
 import { ensureEngine } from './model';
+import { sandboxSimilarities } from './sandboxClip';
 import { dropRun, type WorkerState } from './state';
 
 export interface ActiveRun {
@@ -29,8 +30,12 @@ export interface ActiveRun {
 
 const SANDBOX_TRAIN = sandboxPairs().train;
 
-function dataPairs(data: DataSpec): { pairs: PreferencePair[]; loadImage: ImageLoader } {
-  if (data.kind === 'sandbox') return { pairs: SANDBOX_TRAIN.slice(0, Math.max(1, Math.min(SANDBOX_TRAIN.length, data.count ?? SANDBOX_TRAIN.length))), loadImage: sandboxImageLoader };
+/** A run's pairs and where their images and, for pairs without stored ones, their `S_i` come from. */
+function dataPairs(data: DataSpec): { pairs: PreferencePair[]; loadImage: ImageLoader; similarity?: SimilarityFn } {
+  if (data.kind === 'sandbox') {
+    const count = Math.max(1, Math.min(SANDBOX_TRAIN.length, data.count ?? SANDBOX_TRAIN.length));
+    return { pairs: SANDBOX_TRAIN.slice(0, count), loadImage: sandboxImageLoader, similarity: sandboxSimilarities };
+  }
   const cache = new Map<string, Promise<RawImage>>();
   const loadImage: ImageLoader = (key) => {
     let p = cache.get(key);
@@ -47,8 +52,8 @@ function dataPairs(data: DataSpec): { pairs: PreferencePair[]; loadImage: ImageL
 
 async function makeTrainer(s: WorkerState, runId: string, settings: TrainSettings, data: DataSpec, spec: ModelSpec, files?: File[]): Promise<Trainer> {
   const engine = await ensureEngine(s, spec, loraOptions(settings), files);
-  const { pairs, loadImage } = dataPairs(data);
-  const trainer = new Trainer({ engine, pairs, settings, loadImage });
+  const { pairs, loadImage, similarity } = dataPairs(data);
+  const trainer = new Trainer({ engine, pairs, settings, loadImage, similarity });
   s.emit({ kind: 'status', runId, status: 'preparing' });
   await trainer.prepare((p) => s.emit({ kind: 'prepare', runId, ...p }));
   return trainer;

@@ -1,6 +1,6 @@
 import { useId } from 'react';
 import type { BatchMetrics } from '../../aspo/objective';
-import { SANDBOX_HELD_OUT_SIZE } from '../../data/sandbox';
+import { SANDBOX_HELD_OUT_SIZE } from '../../sandbox/preferences';
 import { useTrain } from '../../state/trainStore';
 import { compareRun, exportAdapter, importAdapter, useWorker } from '../../state/trainWorker';
 import { NumberField } from '../common/NumberField';

@@ -1,11 +1,14 @@
 import { memo } from 'react';
 import { METHOD_PRESETS } from '../../aspo';
-import { SANDBOX_TRAIN_SIZE } from '../../data/sandbox';
+import { catalogEntry, SANDBOX_CLIP_ID } from '../../models/catalog';
+import { SANDBOX_TRAIN_SIZE } from '../../sandbox/preferences';
 import { useTrain, type RunData } from '../../state/trainStore';
 import { TRAIN_SETTINGS, validateSettings } from '../../train/settings';
 import { NumberField } from '../common/NumberField';
 import { SelectField } from '../common/SelectField';
 import { ChoiceSettingField, NumberSettingField } from '../common/SettingFields';
+
+const SANDBOX_CLIP_LABEL = catalogEntry(SANDBOX_CLIP_ID).label;
 
 const PRESET_TEST_IDS: Record<string, string> = { DPO: 'preset-dpo', 'ASPO-S': 'preset-aspo-s', 'ASPO-P': 'preset-aspo-p', 'ASPO-S+P': 'preset-aspo-sp' };
 
@@ -76,6 +79,11 @@ export const SettingsForm = memo(function SettingsForm({ disabled }: { disabled:
           />
         )}
       </div>
+      {data === 'sandbox' && aspo && form.alpha > 0 && (
+        <p className="train-hint" data-testid="sandbox-similarity">
+          S_i of the sandbox pairs: {SANDBOX_CLIP_LABEL}, through the CLIP scorer (Eq. 6), loaded in the worker when the run prepares.
+        </p>
+      )}
       <p className="train-hint">
         LoRA target modules: {form.lora.targetModules.join(', ')}. {aspo ? '' : 'α, normalization, granularity and perplexity source apply to ASPO only.'}
       </p>
