@@ -10,7 +10,8 @@
  * Models, by the name `--only` takes:
  *   clip   sandbox-clip/  CLIPModel: contrastive (image, sentence) training with hard negatives
  *          (scripts/sandbox-models/clip.ts), then evaluated on the held-out scenes through the app's
- *          own CLIP scorer; the figures go into its README.md
+ *          own CLIP scorer; the figures go into its README.md (stdout has them also for as many training
+ *          scenes, `trainingScenes`: a failure to learn and one to generalise look different there)
  * Each model is a `SandboxModel`: one more (the VLM) is one more entry of SANDBOX_MODELS.
  * Training runs on TF.js' WASM backend; progress goes to stderr, a summary per model to stdout (JSON).
  */
@@ -21,7 +22,8 @@ import { FIXTURE_MODELS, nodeFolderSource } from './lib/nodeModelSource';
 import { loadClipScorer } from '../src/models/clip';
 import { integerOption, numberOption, SEED_RANGE, UsageError } from './cli/args';
 import { writeModel } from './make-tiny-models';
-import { evaluateClip, type ClipEvaluation, type PairFigures } from './sandbox-models/clipPairs';
+import { CLIP_EVAL_SEED, evaluateClip, trainingScenePairs, type ClipEvaluation, type PairFigures } from './sandbox-models/clipPairs';
+import { HELD_OUT_SET } from '../src/sandbox/splits';
 import { SANDBOX_CLIP_DEFAULTS, SANDBOX_CLIP_NAME, trainSandboxClip } from './sandbox-models/clip';
 
 interface RunOptions {
@@ -90,9 +92,10 @@ const SANDBOX_MODELS: Record<string, SandboxModel> = {
       o.log(`sandbox-clip: trained in ${seconds.toFixed(0)} s; evaluating on the held-out scenes`);
       const scorer = await loadClipScorer(nodeFolderSource(dir), { device: 'cpu' });
       const evaluation = await evaluateClip(scorer);
+      const trainingScenes = await evaluateClip(scorer, trainingScenePairs(HELD_OUT_SET.length, CLIP_EVAL_SEED));
       scorer.dispose();
       await writeModel(o.out, { ...model, files: { 'README.md': sandboxClipReadme(options, evaluation) } });
-      return { model: dir, seconds: Math.round(seconds), finalLoss: losses[losses.length - 1], ...evaluation };
+      return { model: dir, seconds: Math.round(seconds), finalLoss: losses[losses.length - 1], ...evaluation, trainingScenes };
     },
   },
 };

@@ -42,6 +42,15 @@ export interface SandboxClipOptions {
   warmup: number;
   /** the vision tower's patch side (default 16: a 4×4 grid of the 64×64 scene) */
   patch?: number;
+  /** the vision tower's width and depth (default 64, 2) */
+  visionWidth?: number;
+  visionLayers?: number;
+  /** the weight of the hard pairs' loss beside InfoNCE (default 1) */
+  hardWeight?: number;
+  /** the weight of the sentences' uniformity beside InfoNCE (default 0) */
+  uniformityWeight?: number;
+  /** the vision position embeddings' init: N(0, 0.02²) as Hugging Face draws them, or 2-D sines and cosines */
+  positions?: 'normal' | 'sincos';
   /** progress lines (stderr) */
   log?: (line: string) => void;
 }
@@ -67,7 +76,41 @@ export function sandboxClipTokenizer(): TinyTokenizer {
  * 0, biases 0, logit_scale ln(1/0.07). (makeTinyClip's own random weights make a model for loading tests, not
  * one to train.)
  */
-export function sandboxClipInit(tok: TinyTokenizer, seed: number, patch = 16): { config: ClipConfig; weights: WeightMap } {
+export interface SandboxClipShape {
+  patch: number;
+  visionWidth: number;
+  visionLayers: number;
+  positions: 'normal' | 'sincos';
+}
+
+const DEFAULT_SHAPE: SandboxClipShape = { patch: 16, visionWidth: 64, visionLayers: 2, positions: 'normal' };
+
+/**
+ * 2-D sine-cosine position embeddings of a g×g grid of patches (MAE's), the class token's row 0: half the
+ * channels code the column, half the row, each at D/4 frequencies.
+ */
+export function sincosPositions(g: number, D: number): Float32Array {
+  const out = new Float32Array((g * g + 1) * D);
+  const F = D / 4;
+  for (let y = 0; y < g; y++) {
+    for (let x = 0; x < g; x++) {
+      const row = (1 + y * g + x) * D;
+      for (let f = 0; f < F; f++) {
+        const w = 1 / 10000 ** (f / F);
+        out[row + f] = Math.sin(x * w);
+        out[row + F + f] = Math.cos(x * w);
+        out[row + 2 * F + f] = Math.sin(y * w);
+        out[row + 3 * F + f] = Math.cos(y * w);
+      }
+    }
+  }
+  return out;
+}
+
+export function sandboxClipInit(tok: TinyTokenizer, seed: number, shape: Partial<SandboxClipShape> = {}): { config: ClipConfig; weights: WeightMap } {
+  const { patch, visionWidth, visionLayers, positions } = Object.fromEntries(
+    Object.entries(DEFAULT_SHAPE).map(([k, v]) => [k, shape[k as keyof SandboxClipShape] ?? v]),
+  ) as unknown as SandboxClipShape;
   const eos = tok.specialIds[CLIP_EOS];
   const { config } = makeTinyClip(seed, {
     vocabSize: tok.size,
@@ -76,7 +119,7 @@ export function sandboxClipInit(tok: TinyTokenizer, seed: number, patch = 16): {
     padTokenId: eos,
     maxPositionEmbeddings: CONTEXT,
     text: { hidden: 64, intermediate: 128, heads: 4, layers: 2 },
-    vision: { hidden: 64, intermediate: 128, heads: 4, layers: 2 },
+    vision: { hidden: visionWidth, intermediate: 2 * visionWidth, heads: 4, layers: visionLayers },
     imageSize: 64,
     patchSize: patch,
     projectionDim: 32,
@@ -88,6 +131,10 @@ export function sandboxClipInit(tok: TinyTokenizer, seed: number, patch = 16): {
     const D = tower.hidden_size;
     const inProj = D ** -0.5 * (2 * tower.num_hidden_layers) ** -0.5;
     let std = 0;
+    if (name === 'vision_model.embeddings.position_embedding.weight' && positions === 'sincos') {
+      weights.set(name, { shape, data: sincosPositions(64 / patch, D) });
+      continue;
+    }
     if (name === 'logit_scale') {
       weights.set(name, { shape, data: Float32Array.of(config.logit_scale_init_value as number) });
       continue;
@@ -160,7 +207,7 @@ export async function trainSandboxClip(options: SandboxClipOptions): Promise<San
   const log = o.log ?? (() => undefined);
   const { backend, threads } = await startNodeBackend('wasm');
   const tok = sandboxClipTokenizer();
-  const { config, weights } = sandboxClipInit(tok, o.seed, o.patch);
+  const { config, weights } = sandboxClipInit(tok, o.seed, { patch: o.patch, visionWidth: o.visionWidth, visionLayers: o.visionLayers, positions: o.positions });
   const folder = clipModelFolder(SANDBOX_CLIP_NAME, config, weights, tok, '');
   const tokenizer = new CLIPTokenizer(JSON.parse(folder.files['tokenizer.json'] as string), JSON.parse(folder.files['tokenizer_config.json'] as string));
   const eos = tok.specialIds[CLIP_EOS];
@@ -191,7 +238,7 @@ export async function trainSandboxClip(options: SandboxClipOptions): Promise<San
       return TRAINING_LANGUAGE.map((s) => facts.has(s));
     });
     const pixelTensor = tf.tensor4d(pixels, [o.batch, 3, size, size]);
-    const { value, grads } = tf.variableGrads(() => clipContrastiveLoss(model, { pixels: pixelTensor, texts, truth, positives, hard }), model.variables);
+    const { value, grads } = tf.variableGrads(() => clipContrastiveLoss(model, { pixels: pixelTensor, texts, truth, positives, hard, hardWeight: o.hardWeight, uniformityWeight: o.uniformityWeight }), model.variables);
     adam.apply(
       model.variables.map((v) => grads[v.name]),
       learningRate(step, o),

@@ -25,7 +25,7 @@ import { corruptDescription, corruptionKindsFor, type CorruptionKind } from '../
 import { auroc } from '../../src/sandbox/auroc';
 import { renderScene } from '../../src/sandbox/render';
 import { BACKGROUNDS, COLOURS, COUNTS, SHAPES, type Scene } from '../../src/sandbox/scene';
-import { HELD_OUT_SET } from '../../src/sandbox/splits';
+import { HELD_OUT_SET, sampleTrainingScene } from '../../src/sandbox/splits';
 
 export type FalseKind = CorruptionKind | 'background';
 
@@ -104,6 +104,18 @@ function figures(scored: { truth: number; falsehood: number }[]): PairFigures {
       scored.map((s) => s.falsehood),
     ),
   };
+}
+
+/**
+ * `n` training scenes (`sampleTrainingScene`), each with a render seed and one pair of each kind it allows, drawn
+ * from `seed`: the same figures on scenes of the training split, to tell a failure to learn from one to generalise.
+ */
+export function trainingScenePairs(n: number, seed: number): HeldOutPairs[] {
+  const prng = new Prng(seed);
+  return Array.from({ length: n }, () => {
+    const scene = sampleTrainingScene(prng);
+    return { scene, seed: prng.int(2 ** 32), pairs: falseKindsFor(scene).map((k) => madeFalse(scene, k, prng)) };
+  });
 }
 
 /** The held-out figures of a CLIP scorer: each scene rendered with its seed, its sentences scored in one call. */

@@ -8,7 +8,7 @@ import { weightsAsStored } from '../../../scripts/tiny-models/common';
 import { useTestBackend } from '../../../tests/setup/testBackend';
 import { Adam } from '../../train/adam';
 import { loadClipScorer, type ClipScorer } from '../clip';
-import { clipContrastiveLoss, clipPooledPositions, TfjsClip, type ClipModelConfig, type ContrastiveBatch } from './clip';
+import { clipContrastiveLoss, clipPooledPositions, TfjsClip, uniformity, type ClipModelConfig, type ContrastiveBatch } from './clip';
 
 const DIR = join(FIXTURE_MODELS, 'tiny-clip');
 const config = JSON.parse(readFileSync(join(DIR, 'config.json'), 'utf8')) as ClipModelConfig;
@@ -86,7 +86,9 @@ async function referenceLoss(m: TfjsClip, batch: ContrastiveBatch): Promise<numb
     ce(logit(image, text), [...Array(B).keys()].filter((j) => j === image || !batch.truth[j][text]).map((j) => logit(j, text))),
   );
   const hard = batch.hard.map(({ image, truth, falsehood }) => ce(logit(image, truth), [logit(image, truth), logit(image, falsehood)]));
-  return (mean(i2t) + mean(t2i)) / 2 + mean(hard);
+  // uniformity: log of the mean over sentence pairs i ≠ j of exp(−2‖tᵢ − tⱼ‖²)
+  const close = txt.flatMap((a, i) => txt.flatMap((b, j) => (i === j ? [] : [Math.exp(-2 * a.reduce((s, x, d) => s + (x - b[d]) ** 2, 0))])));
+  return (mean(i2t) + mean(t2i)) / 2 + (batch.hardWeight ?? 1) * mean(hard) + (batch.uniformityWeight ?? 0) * Math.log(mean(close));
 }
 
 describe('TF.js CLIP', () => {
@@ -115,6 +117,17 @@ describe('TF.js CLIP', () => {
     expect(() => clipPooledPositions([[5, 1]], 9)).toThrow(/no end-of-text token/);
   });
 
+  it('uniformity is the log mean of exp(4 cos − 4) over distinct pairs: lowest for rows spread apart', async () => {
+    // three unit rows: x, x, and y ⟂ x: pairs (0,1) cos 1, (0,2) and (1,2) cos 0, each twice
+    const x = tf.tensor2d([1, 0, 1, 0, 0, 1], [3, 2]);
+    const u = uniformity(x);
+    expect((await u.data())[0]).toBeCloseTo(Math.log((2 * 1 + 4 * Math.exp(-4)) / 6), 6);
+    // three rows 120° apart: every cos −0.5, exp(−6)
+    const spread = uniformity(tf.tensor2d([1, 0, -0.5, Math.sqrt(3) / 2, -0.5, -Math.sqrt(3) / 2], [3, 2]));
+    expect((await spread.data())[0]).toBeCloseTo(-6, 4);
+    tf.dispose([x, u, spread]);
+  });
+
   it('keeps the Hugging Face names and shapes: its weight map is the one it was built from', async () => {
     const given = weights();
     const back = await model.weightMap();
@@ -135,11 +148,16 @@ describe('TF.js CLIP', () => {
       { image: 1, text: 3 },
     ];
     const hard = [{ image: 0, truth: 0, falsehood: 4 }, { image: 1, truth: 3, falsehood: 2 }];
-    const batch = { pixels, texts, truth, positives, hard };
+    const batch = { pixels, texts, truth, positives, hard, hardWeight: 2, uniformityWeight: 0.5 };
     const before = clipContrastiveLoss(fresh, batch);
     const lossBefore = (await before.data())[0];
     before.dispose();
     expect(lossBefore).toBeCloseTo(await referenceLoss(fresh, batch), 4);
+    // the weights count: without them the loss is another
+    const plain = clipContrastiveLoss(fresh, { pixels, texts, truth, positives, hard });
+    expect(Math.abs((await plain.data())[0] - lossBefore)).toBeGreaterThan(1e-2);
+    expect((await plain.data())[0]).toBeCloseTo(await referenceLoss(fresh, { pixels, texts, truth, positives, hard }), 4);
+    plain.dispose();
     const adam = new Adam(fresh.variables);
     const { kernelNames } = await tf.profile(async () => {
       const { value, grads } = tf.variableGrads(() => clipContrastiveLoss(fresh, batch), fresh.variables);

@@ -218,6 +218,22 @@ export interface ContrastiveBatch {
   positives: { image: number; text: number }[];
   /** a true sentence of an image and the same sentence made false */
   hard: { image: number; truth: number; falsehood: number }[];
+  /** the weight of the hard pairs' loss (default 1) */
+  hardWeight?: number;
+  /** the weight of the sentences' uniformity (`textUniformity`; default 0, none) */
+  uniformityWeight?: number;
+}
+
+/**
+ * Wang & Isola's uniformity of unit rows x [K, E]: log of the mean over pairs i ≠ j of exp(−2‖xᵢ − xⱼ‖²)
+ * = exp(4 cos − 4). Lower when the rows spread over the sphere; its gradient is largest on the closest pairs.
+ */
+export function uniformity(x: tf.Tensor2D): tf.Scalar {
+  return tf.tidy(() => {
+    const K = x.shape[0];
+    const close = tf.exp(tf.mul(tf.sub(tf.matMul(x, x, false, true), 1), 4)); // [K, K], 1 on the diagonal
+    return tf.log(tf.div(tf.sub(tf.sum(close), K), K * (K - 1))) as tf.Scalar;
+  });
 }
 
 /**
@@ -225,7 +241,9 @@ export interface ContrastiveBatch {
  * (image b, sentence t): image b's softmax over the K sentences, t the target and the other sentences true of b
  * left out; sentence t's softmax over the B images, b the target and the other images t is true of left out. For
  * each hard pair: the two-way softmax of the true sentence against the same sentence made false. The mean of the
- * two directions, plus the mean of the hard pairs' loss.
+ * two directions, plus the mean of the hard pairs' loss times `hardWeight`, plus the sentences' `uniformity` times
+ * `uniformityWeight`: without it the text tower can settle where a sentence and the same sentence made false
+ * (`… on the left.`, `… on the right.`) have one embedding, and then the vision tower gets no gradient to tell them apart.
  */
 export function clipContrastiveLoss(model: TfjsClip, batch: ContrastiveBatch): tf.Scalar {
   return tf.tidy(() => {
@@ -253,6 +271,8 @@ export function clipContrastiveLoss(model: TfjsClip, batch: ContrastiveBatch): t
       hard.map(() => 0),
       hard.map(() => [false, false]),
     );
-    return tf.add(tf.mul(tf.add(imageToText, textToImage), 0.5), hardLoss) as tf.Scalar;
+    const contrastive = tf.add(tf.mul(tf.add(imageToText, textToImage), 0.5), tf.mul(hardLoss, batch.hardWeight ?? 1));
+    if (!batch.uniformityWeight) return contrastive as tf.Scalar;
+    return tf.add(contrastive, tf.mul(uniformity(txt), batch.uniformityWeight)) as tf.Scalar;
   });
 }
