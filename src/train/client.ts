@@ -37,6 +37,9 @@ export interface Generation {
   reference: string;
   before: string;
   after: string;
+  /** the greedy answers' token ids, so another backend can check each choice against its own logits */
+  beforeIds: number[];
+  afterIds: number[];
 }
 
 /** What "Before and after" runs: greedy answers to the first `prompts` held-out sandbox scenes, and metrics over the first `heldOutPairs` held-out pairs. */

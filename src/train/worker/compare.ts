@@ -38,7 +38,7 @@ export async function compare(s: WorkerState, runId: string | null, { prompts, m
     const prompt = image ? pair.prompt : `${pair.prompt} (${pair.chosen.split('.')[0].toLowerCase()})`;
     const before = await engine.generate({ prompt, image, maxNewTokens, greedy: true, adapters: false });
     const after = await engine.generate({ prompt, image, maxNewTokens, greedy: true, adapters: true });
-    generations.push({ prompt: pair.prompt, image: pair.image ?? '', reference: pair.chosen, before: before.text, after: after.text });
+    generations.push({ prompt: pair.prompt, image: pair.image ?? '', reference: pair.chosen, before: before.text, after: after.text, beforeIds: before.ids, afterIds: after.ids });
   }
   // Held-out metrics: a Trainer with the run's settings (or the model's adapters' shape), which resets the
   // adapters on construction, so they are kept aside and put back; "before" is the adapters zeroed (B = 0).

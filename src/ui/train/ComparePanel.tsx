@@ -63,9 +63,13 @@ export function ComparePanel({ disabled }: { disabled: boolean }) {
                 <p className="train-hint">Truth: {g.reference}</p>
                 <dl>
                   <dt>Before</dt>
-                  <dd data-testid="gen-before">{g.before || '(empty)'}</dd>
+                  <dd data-testid="gen-before" data-ids={JSON.stringify(g.beforeIds)}>
+                    {g.before || '(empty)'}
+                  </dd>
                   <dt>After</dt>
-                  <dd data-testid="gen-after">{g.after || '(empty)'}</dd>
+                  <dd data-testid="gen-after" data-ids={JSON.stringify(g.afterIds)}>
+                    {g.after || '(empty)'}
+                  </dd>
                 </dl>
               </article>
             ))}
