@@ -1,5 +1,5 @@
 import { existsSync, mkdirSync, statSync } from 'node:fs';
-import { dirname, join, relative, resolve } from 'node:path';
+import { dirname, relative, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { RawImage } from '@huggingface/transformers';
 import { ASPO_SETTINGS, settingProblem } from '../../src/aspo/settings';
@@ -10,7 +10,7 @@ import { renderScene } from '../../src/sandbox/render';
 import { parseScene, SceneError, type Scene } from '../../src/sandbox/scene';
 import { HELD_OUT_SET } from '../../src/sandbox/splits';
 import { ANSWER_TOKENS, DEFAULT_DESCRIPTION_TOKENS, evaluateSandbox } from '../../src/state/sandbox/evaluate';
-import { FIXTURE_MODELS } from '../lib/bundledModels';
+import { SANDBOX_CLIP_DIR } from './train';
 import { nodeFolderSource } from '../lib/nodeModelSource';
 import { integerOption, numberOption, requiredString, SEED_RANGE, UsageError, type Command } from './args';
 import { BACKEND_HELP } from './backend';
@@ -65,7 +65,6 @@ function judge(args: string[]) {
 }
 
 /** The bundled sandbox CLIP, eval's default --clip. */
-export const SANDBOX_CLIP = join(FIXTURE_MODELS, 'sandbox-clip');
 
 async function evaluate(args: string[]) {
   const { values } = parseArgs({
@@ -87,7 +86,7 @@ async function evaluate(args: string[]) {
   const alphaProblem = settingProblem(ASPO_SETTINGS.alpha, alpha);
   if (alphaProblem) throw new UsageError(`--alpha: ${alphaProblem}`);
   const maxNewTokens = integerOption(values, 'max-new-tokens', { min: 1, max: MAX_NEW_TOKENS }) ?? DEFAULT_DESCRIPTION_TOKENS;
-  const clipDir = values.clip ?? SANDBOX_CLIP;
+  const clipDir = values.clip ?? SANDBOX_CLIP_DIR;
   const clip = await loadClipScorer(nodeFolderSource(clipDir), { device: 'cpu' });
   try {
     const { engine, backend } = await loadEngine(choice);
@@ -149,7 +148,7 @@ export const sandboxCommand: Command = {
       and how-many questions (accuracy); and how well the Inspect tab's Ŝ_i, P̂_i and w_i at α = A (default
       ${ASPO_SETTINGS.alpha.default}) separate correct from hallucinated sentences (AUROC, null without both), over the greedy descriptions and one
       corrupted correct description per scene pooled, and over the greedy ones alone. S_i comes from the CLIP in DIR
-      (default the bundled sandbox CLIP, ${relative(process.cwd(), SANDBOX_CLIP)}). The seed (default 0) draws the probes' negatives
+      (default the bundled sandbox CLIP, ${relative(process.cwd(), SANDBOX_CLIP_DIR)}). The seed (default 0) draws the probes' negatives
       and the corruptions. A description takes at most N new tokens (default ${DEFAULT_DESCRIPTION_TOKENS}), an answer ${ANSWER_TOKENS}. Prints
       { scenes, seed, maxNewTokens, settings, descriptions, cutDescriptions, yesNo, howMany,
       separation: { pooled, greedy }, model, adapter, clip, engine, backend }, and with --per-scene every scene's

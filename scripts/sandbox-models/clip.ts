@@ -22,6 +22,7 @@ import { renderScene } from '../../src/sandbox/render';
 import type { Scene } from '../../src/sandbox/scene';
 import { allScenes, heldOutReason, sampleTrainingScene } from '../../src/sandbox/splits';
 import { Adam } from '../../src/train/adam';
+import { learningRate } from '../../src/train/schedule';
 import { startNodeBackend } from '../lib/nodeBackend';
 import { makeTinyClip, type ClipConfig } from '../onnx/clip';
 import type { WeightMap } from '../onnx/idefics3';
@@ -188,12 +189,6 @@ export function trainingPairs(scene: Scene, prng: Prng): SentencePair[] {
   });
 }
 
-/** The learning rate at `step` (0-based): linear warm-up, then a cosine to zero. */
-export function learningRate(step: number, o: Pick<SandboxClipOptions, 'steps' | 'lr' | 'warmup'>): number {
-  if (step < o.warmup) return (o.lr * (step + 1)) / o.warmup;
-  return 0.5 * o.lr * (1 + Math.cos((Math.PI * (step - o.warmup)) / Math.max(1, o.steps - o.warmup)));
-}
-
 export interface SandboxClipResult {
   model: TinyModel;
   /** the loss of every step */
@@ -241,7 +236,7 @@ export async function trainSandboxClip(options: SandboxClipOptions): Promise<San
     const { value, grads } = tf.variableGrads(() => clipContrastiveLoss(model, { pixels: pixelTensor, texts, truth, positives, hard, hardWeight: o.hardWeight, uniformityWeight: o.uniformityWeight }), model.variables);
     adam.apply(
       model.variables.map((v) => grads[v.name]),
-      learningRate(step, o),
+      learningRate(step, o.lr, o.warmup, o.steps),
     );
     tf.tidy(() => logitScale.assign(tf.minimum(logitScale, MAX_LOGIT_SCALE)));
     const loss = (await value.data())[0];
@@ -251,7 +246,7 @@ export async function trainSandboxClip(options: SandboxClipOptions): Promise<San
     if ((step + 1) % 25 === 0 || step === 0 || step + 1 === o.steps) {
       const s = (performance.now() - started) / 1000;
       const recent = losses.slice(-25);
-      log(`step ${step + 1}/${o.steps}  loss ${(recent.reduce((a, b) => a + b, 0) / recent.length).toFixed(4)}  lr ${learningRate(step, o).toExponential(2)}  ${s.toFixed(0)} s`);
+      log(`step ${step + 1}/${o.steps}  loss ${(recent.reduce((a, b) => a + b, 0) / recent.length).toFixed(4)}  lr ${learningRate(step, o.lr, o.warmup, o.steps).toExponential(2)}  ${s.toFixed(0)} s`);
     }
   }
   const trained = await model.weightMap();
