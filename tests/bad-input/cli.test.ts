@@ -390,7 +390,7 @@ const sandboxCases: CliCase[] = [
   { name: 'sandbox render over a picture of the user', setup: (d) => void write(join(d, 'a.png'), 'my picture'), args: (d) => renderTo(join(d, 'a.png')), exit: 2, stderr: [/--out .*a\.png already exists; add --overwrite/] },
   { name: 'sandbox render with a --seed of 2^32', args: (d) => renderTo(join(d, 'a.png'), ['--seed', '4294967296']), exit: 2, stderr: [/--seed must be a decimal integer from 0 to 4294967295, got "4294967296"/] },
   { name: 'sandbox render with --backend', args: (d) => renderTo(join(d, 'a.png'), ['--backend', 'wasm']), exit: 2, stderr: [/--backend chooses TF\.js' backend, and sandbox render runs no TF\.js; leave out --backend/] },
-  { name: 'an unknown sandbox subcommand', args: () => ['sandbox', 'draw'], exit: 2, stderr: [/unknown sandbox subcommand "draw" \(known: render, judge\)/] },
+  { name: 'an unknown sandbox subcommand', args: () => ['sandbox', 'draw'], exit: 2, stderr: [/unknown sandbox subcommand "draw" \(known: render, judge, eval\)/] },
   {
     name: 'sandbox render into a folder that does not exist yet',
     args: (d) => renderTo(join(d, 'new', 'a.png'), ['--seed', '5']),
